@@ -1,0 +1,40 @@
+# The two commands a newcomer needs: `make serve` and `make test`. Both install uv when it is
+# missing (into .tools/, from PyPI) and then the locked dependencies (uv.lock) into .venv/.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
+export UV_PYTHON_DOWNLOADS ?= never
+
+.PHONY: serve test lint typecheck pytest install clean
+
+$(CURDIR)/.tools/bin/uv:
+	@echo "uv not found: installing it into .tools/"
+	$(PYTHON) -m venv $(CURDIR)/.tools
+	$(CURDIR)/.tools/bin/pip install --quiet uv
+
+.venv/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --locked
+	@touch $@
+
+install: .venv/.synced
+
+## Run the control plane on its embedded default (SQLite, SeaweedFS, in-process worker).
+serve: install
+	$(UV) run --locked --no-sync loopback serve
+
+## Lint, type-check and run the whole test suite.
+test: install lint typecheck pytest
+
+lint: install
+	$(UV) run --no-sync ruff check .
+	$(UV) run --no-sync ruff format --check .
+
+typecheck: install
+	$(UV) run --no-sync mypy
+
+pytest: install
+	$(UV) run --no-sync pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf .venv .tools .pytest_cache .mypy_cache .ruff_cache

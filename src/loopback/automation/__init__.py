@@ -1,0 +1,1 @@
+"""Automation: the task queue (Huey), its workers, and the periodic jobs that keep state honest."""

@@ -1,0 +1,1 @@
+"""Buckets: the first-class record of a tenant's storage and its life cycle."""

@@ -1,0 +1,328 @@
+"""Bucket services: record a tenant's intent, and reconcile the provider towards it.
+
+The request path validates, records and enqueues; it never waits on a provider except to
+refuse deleting a bucket that still holds objects. Automation re-reads the row on every run,
+acts only when the desired generation is ahead of the observed one, and commits each step,
+so running a task twice, or after a newer request, does no harm.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import Select, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from loopback.automation.queue import Enqueue
+from loopback.buckets.models import Bucket, BucketEvent, BucketStatus, DesiredState
+from loopback.buckets.naming import bucket_name_problems
+from loopback.credentials.models import Credential
+from loopback.kit.clock import utcnow
+from loopback.kit.db import Database
+from loopback.kit.errors import Conflict, FieldProblem, Invalid, NotFound, ProviderUnavailable
+from loopback.kit.ids import new_id
+from loopback.providers.base import ProviderError
+from loopback.providers.models import Provider, Region
+from loopback.providers.service import ProviderService
+from loopback.tenancy.service import ProjectScope
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+BACKOFF_BASE_SECONDS = 2.0
+BACKOFF_CAP_SECONDS = 300.0
+DELETE_CHECK_LIMIT = 1000
+
+
+@dataclass(frozen=True)
+class BucketView:
+    """A bucket with the names of its provider and region, as every API version presents it."""
+
+    bucket: Bucket
+    provider: str
+    region: str
+
+
+def backoff_seconds(attempt: int) -> float:
+    """Capped exponential backoff with full jitter, so retries of many buckets do not arrive together."""
+    ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(attempt - 1, 0))
+    return random.uniform(ceiling / 2, ceiling)
+
+
+def record_event(session: Session, bucket: Bucket, kind: str, reason: str | None = None) -> None:
+    session.add(
+        BucketEvent(id=new_id("bev"), bucket_id=bucket.id, kind=kind, status=bucket.status, reason=reason)
+    )
+
+
+def _in_scope(statement: Select[Bucket, str, str], scope: ProjectScope) -> Select[Bucket, str, str]:
+    # Every tenant read of buckets passes through here: one place that filters by organization and project.
+    return statement.where(
+        Bucket.organization_id == scope.organization_id, Bucket.project_id == scope.project_id
+    )
+
+
+def _with_names() -> Select[Bucket, str, str]:
+    return (
+        select(Bucket, Provider.name, Region.code)
+        .join(Provider, Provider.id == Bucket.provider_id)
+        .join(Region, Region.id == Bucket.region_id)
+    )
+
+
+class BucketService:
+    def __init__(self, db: Database, providers: ProviderService, enqueue: Enqueue) -> None:
+        self._db = db
+        self._providers = providers
+        self._enqueue = enqueue
+
+    # --- the request path -------------------------------------------------------------------
+
+    def create(
+        self, session: Session, scope: ProjectScope, name: str, provider: str, region: str
+    ) -> BucketView:
+        """Validate, record the bucket as ``pending`` with its event, then enqueue its reconcile."""
+        problems = [FieldProblem("name", detail) for detail in bucket_name_problems(name)]
+        try:
+            provider_row, region_row = self._providers.resolve(session, provider, region)
+        except Invalid as invalid:
+            raise Invalid([*problems, *invalid.problems]) from None
+        if problems:
+            raise Invalid(problems)
+        taken = session.scalar(
+            select(Bucket.id).where(
+                Bucket.provider_id == provider_row.id,
+                Bucket.name == name,
+                Bucket.deleted_at.is_(None),
+            )
+        )
+        if taken is not None:
+            raise Conflict(
+                f"a bucket named {name!r} already exists at provider {provider!r}; choose another name"
+            )
+        bucket = Bucket(
+            id=new_id("bkt"),
+            organization_id=scope.organization_id,
+            project_id=scope.project_id,
+            name=name,
+            provider_id=provider_row.id,
+            region_id=region_row.id,
+            status=BucketStatus.PENDING,
+            desired_state=DesiredState.PRESENT,
+            generation=1,
+            observed_generation=0,
+        )
+        session.add(bucket)
+        record_event(session, bucket, "created", f"requested in {provider}/{region}")
+        try:
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+            raise Conflict(
+                f"a bucket named {name!r} already exists at provider {provider!r}; choose another name"
+            ) from None
+        self._enqueue_reconcile(bucket.id)
+        return BucketView(bucket, provider_row.name, region_row.code)
+
+    def list(
+        self, session: Session, scope: ProjectScope, limit: int, cursor: str | None
+    ) -> tuple[list[BucketView], str | None]:
+        """One page of the project's buckets, oldest first; the cursor is the last id of a page."""
+        statement = _in_scope(_with_names(), scope).order_by(Bucket.id).limit(limit + 1)
+        if cursor:
+            statement = statement.where(Bucket.id > cursor)
+        rows = [BucketView(b, p, r) for b, p, r in session.execute(statement)]
+        next_cursor = rows[limit - 1].bucket.id if len(rows) > limit else None
+        return rows[:limit], next_cursor
+
+    def get(self, session: Session, scope: ProjectScope, bucket_id: str) -> BucketView:
+        row = session.execute(_in_scope(_with_names(), scope).where(Bucket.id == bucket_id)).first()
+        if row is None:
+            raise NotFound(f"bucket {bucket_id} does not exist in project {scope.project_slug!r}")
+        return BucketView(*row)
+
+    def delete(self, session: Session, scope: ProjectScope, bucket_id: str) -> BucketView:
+        """Mark the bucket for deletion; refused with 409 while the provider holds objects in it."""
+        view = self.get(session, scope, bucket_id)
+        bucket = view.bucket
+        if bucket.desired_state == DesiredState.ABSENT:
+            return view  # deleting twice asks for nothing new
+        if bucket.observed_generation > 0:
+            adapter = self._providers.adapter(session, bucket.provider_id)
+            try:
+                held = adapter.object_count_hint(bucket.name, view.region, DELETE_CHECK_LIMIT)
+            except ProviderError as error:
+                raise ProviderUnavailable(
+                    f"could not check that the bucket is empty: {error.message}"
+                ) from None
+            if held:
+                amount = f"{held}" if held < DELETE_CHECK_LIMIT else f"at least {held}"
+                raise Conflict(
+                    f"bucket {bucket.name!r} holds {amount} objects; delete them before the bucket"
+                )
+        bucket.desired_state = DesiredState.ABSENT
+        bucket.generation += 1
+        bucket.status = BucketStatus.DELETING
+        bucket.status_reason = None
+        bucket.attempts = 0
+        bucket.next_attempt_at = None
+        record_event(session, bucket, "delete-requested")
+        session.commit()
+        self._enqueue_reconcile(bucket.id)
+        return view
+
+    def request_usage_refresh(self, session: Session, scope: ProjectScope, bucket_id: str) -> BucketView:
+        view = self.get(session, scope, bucket_id)
+        if view.bucket.status != BucketStatus.READY:
+            raise Conflict(f"usage is read for ready buckets; this one is {view.bucket.status}")
+        self._enqueue("usage.sync", bucket_id)
+        return view
+
+    def _enqueue_reconcile(self, bucket_id: str, delay: float | None = None) -> None:
+        try:
+            self._enqueue("bucket.reconcile", bucket_id, delay=delay)
+        except Exception:
+            # The row is recorded; the periodic resync finds it even when the queue is down now.
+            log.exception("could not enqueue bucket.reconcile for %s; the resync will pick it up", bucket_id)
+
+    # --- automation ------------------------------------------------------------------------
+
+    def reconcile(self, bucket_id: str) -> None:
+        """Drive the provider towards the bucket's desired state; idempotent and level-triggered."""
+        with self._db.session() as session:
+            bucket = session.get(Bucket, bucket_id)
+            if bucket is None or bucket.status == BucketStatus.DELETED:
+                return
+            if bucket.generation == bucket.observed_generation:
+                return
+            if bucket.next_attempt_at is not None and bucket.next_attempt_at > utcnow() + timedelta(
+                seconds=1
+            ):
+                return  # a retry is scheduled for later; the resync or that retry will come back
+            generation = bucket.generation
+            desired = DesiredState(bucket.desired_state)
+            region = session.get(Region, bucket.region_id)
+            assert region is not None
+            adapter = self._providers.adapter(session, bucket.provider_id)
+            if desired == DesiredState.PRESENT and bucket.status != BucketStatus.PROVISIONING:
+                bucket.status = BucketStatus.PROVISIONING
+                bucket.status_reason = None
+                record_event(session, bucket, "provisioning")
+            credentials = [
+                c.provider_user
+                for c in session.scalars(
+                    select(Credential).where(Credential.bucket_id == bucket.id, Credential.status == "active")
+                )
+            ]
+            name, region_code, endpoint = bucket.name, region.code, region.endpoint
+
+        try:  # no transaction is held open while the provider works
+            if desired == DesiredState.PRESENT:
+                adapter.create_bucket(name, region_code)
+            else:
+                for provider_user in credentials:
+                    adapter.revoke_credential(region_code, provider_user)
+                adapter.delete_bucket(name, region_code)
+        except ProviderError as error:
+            self._record_failure(bucket_id, generation, error)
+            return
+
+        with self._db.session() as session:
+            bucket = session.get(Bucket, bucket_id)
+            if bucket is None or bucket.generation != generation:
+                return  # a newer request arrived meanwhile, and its own task is queued
+            bucket.observed_generation = generation
+            bucket.attempts = 0
+            bucket.next_attempt_at = None
+            bucket.status_reason = None
+            if desired == DesiredState.PRESENT:
+                bucket.status = BucketStatus.READY
+                bucket.endpoint = endpoint
+                record_event(session, bucket, "ready")
+                log.info("bucket %s (%s) is ready at %s", bucket_id, name, endpoint)
+            else:
+                for credential in session.scalars(
+                    select(Credential).where(Credential.bucket_id == bucket.id, Credential.status == "active")
+                ).all():
+                    credential.mark_revoked(session)
+                bucket.status = BucketStatus.DELETED
+                bucket.deleted_at = utcnow()
+                record_event(session, bucket, "deleted")
+                log.info("bucket %s (%s) is deleted", bucket_id, name)
+
+    def _record_failure(self, bucket_id: str, generation: int, error: ProviderError) -> None:
+        retry_in: float | None = None
+        with self._db.session() as session:
+            bucket = session.get(Bucket, bucket_id)
+            if bucket is None or bucket.generation != generation:
+                return
+            bucket.attempts += 1
+            action = "create" if bucket.desired_state == DesiredState.PRESENT else "delete"
+            if error.transient and bucket.attempts < MAX_ATTEMPTS:
+                retry_in = backoff_seconds(bucket.attempts)
+                bucket.next_attempt_at = utcnow() + timedelta(seconds=retry_in)
+                bucket.status_reason = (
+                    f"attempt {bucket.attempts} failed, retrying in {retry_in:.0f} s: {error.message}"
+                )
+                record_event(session, bucket, "retry", bucket.status_reason)
+            else:
+                gave_up = f" (gave up after {bucket.attempts} attempts)" if error.transient else ""
+                bucket.status = BucketStatus.FAILED
+                bucket.status_reason = f"{action} failed{gave_up}: {error.message}"
+                bucket.observed_generation = generation
+                bucket.next_attempt_at = None
+                record_event(session, bucket, "failed", bucket.status_reason)
+        log.warning("bucket %s: %s", bucket_id, error.message)
+        if retry_in is not None:
+            self._enqueue_reconcile(bucket_id, delay=retry_in)
+
+    def resync(self) -> int:
+        """Enqueue every bucket whose desired state is ahead of what was observed and is due now."""
+        now = utcnow()
+        with self._db.session() as session:
+            due = session.scalars(
+                select(Bucket.id).where(
+                    Bucket.generation != Bucket.observed_generation,
+                    Bucket.status != BucketStatus.DELETED,
+                    (Bucket.next_attempt_at.is_(None)) | (Bucket.next_attempt_at <= now),
+                )
+            ).all()
+        for bucket_id in due:
+            self._enqueue_reconcile(bucket_id)
+        if due:
+            log.info("resync enqueued %d bucket(s)", len(due))
+        return len(due)
+
+    def sync_usage(self, bucket_id: str) -> None:
+        """Refresh object count, bytes and last sync time of one ready bucket."""
+        with self._db.session() as session:
+            bucket = session.get(Bucket, bucket_id)
+            if bucket is None or bucket.status != BucketStatus.READY:
+                return
+            region = session.get(Region, bucket.region_id)
+            assert region is not None
+            adapter = self._providers.adapter(session, bucket.provider_id)
+            name, region_code = bucket.name, region.code
+        try:
+            usage = adapter.read_usage(name, region_code)
+        except ProviderError as error:
+            log.warning("usage of bucket %s not refreshed: %s", bucket_id, error.message)
+            return
+        with self._db.session() as session:
+            bucket = session.get(Bucket, bucket_id)
+            if bucket is None or bucket.status != BucketStatus.READY:
+                return
+            bucket.object_count = usage.object_count
+            bucket.bytes = usage.bytes
+            bucket.last_synced_at = utcnow()
+
+    def sync_all_usage(self) -> int:
+        with self._db.session() as session:
+            ready = session.scalars(select(Bucket.id).where(Bucket.status == BucketStatus.READY)).all()
+        for bucket_id in ready:
+            self._enqueue("usage.sync", bucket_id)
+        return len(ready)

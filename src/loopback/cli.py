@@ -1,0 +1,81 @@
+"""The ``loopback`` command: run the control plane, its workers and its migrations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+import loopback
+from loopback.kit.settings import Settings
+
+app = typer.Typer(
+    name="loopback",
+    help="Loopback object storage: S3-compatible buckets for the projects of organizations.",
+    no_args_is_help=True,
+)
+
+
+def _settings(host: str | None = None, port: int | None = None, data_dir: Path | None = None) -> Settings:
+    settings = Settings()
+    if host is not None:
+        settings.host = host
+    if port is not None:
+        settings.port = port
+    if data_dir is not None:
+        settings.data_dir = data_dir
+    return settings
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="address to listen on [env LOOPBACK_HOST, default 127.0.0.1]")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="port; 0 picks a free one [env LOOPBACK_PORT, default 8080]")
+    ] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="data directory [env LOOPBACK_DATA_DIR, default ./.loopback]")
+    ] = None,
+) -> None:
+    """Run the API, the automation worker and the embedded SeaweedFS until Ctrl-C or SIGTERM."""
+    from loopback.serve import serve as run
+
+    run(_settings(host, port, data_dir))
+
+
+@app.command()
+def worker(
+    threads: Annotated[int, typer.Option(help="worker threads")] = 4,
+) -> None:
+    """Run automation tasks and periodic jobs only, for installations with more than one machine."""
+    from loopback.migrations import upgrade
+    from loopback.runtime import Runtime
+    from loopback.serve import configure_logging
+
+    configure_logging()
+    settings = _settings()
+    upgrade(settings.resolved_database_url)
+    runtime = Runtime.from_settings(settings)
+    try:
+        runtime.automation.create_consumer(threads, embedded=False).run()
+    finally:
+        runtime.close()
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database to the newest schema; safe to run again."""
+    from loopback.migrations import upgrade
+
+    settings = _settings()
+    upgrade(settings.resolved_database_url)
+    typer.echo("database is at the newest schema")
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(loopback.__version__)

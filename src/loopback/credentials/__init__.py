@@ -1,0 +1,1 @@
+"""Credentials: per-bucket access keys and the encrypted secret store behind them."""

@@ -1,0 +1,59 @@
+"""Settings read from the environment with the prefix ``LOOPBACK_``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """One installation's configuration; every field is ``LOOPBACK_<NAME>`` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="LOOPBACK_", extra="ignore")
+
+    data_dir: Path = Field(
+        default=Path(".loopback"), description="where SQLite, keys and the embedded storage live"
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; SQLite in the data directory when unset"
+    )
+    queue_url: str | None = Field(
+        default=None, description="redis://... for Redis; SQLite in the data directory when unset"
+    )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="comma-separated Fernet keys, newest first; a key file in the data directory when unset",
+    )
+    bootstrap_token: SecretStr | None = None
+    public_url: str | None = Field(
+        default=None,
+        description="base URL clients reach the API at; derived from host and port when unset",
+    )
+
+    embedded_storage: bool = Field(
+        default=True, description="start SeaweedFS and register it as provider `local`"
+    )
+    storage_s3_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="0 picks a free port (the previous one when still free)",
+    )
+
+    workers: int = Field(default=2, ge=0, description="automation worker threads inside `serve`; 0 runs none")
+    resync_minutes: int = Field(default=1, ge=1, le=59, description="how often the periodic resync runs")
+    usage_minutes: int = Field(
+        default=5, ge=1, le=59, description="how often usage is refreshed for ready buckets"
+    )
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'loopback.db').resolve()}"
+
+    @property
+    def resolved_public_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")

@@ -1,0 +1,261 @@
+"""Family ``s3``: any S3 endpoint with an IAM-compatible identity API (SeaweedFS, MinIO, Ceph RGW).
+
+Buckets go through the S3 API; each credential is its own IAM user with an inline policy
+that allows that one bucket and nothing else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
+
+from loopback.providers.base import (
+    Capabilities,
+    IssuedCredential,
+    ProviderError,
+    RegionSpec,
+    Usage,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_iam import IAMClient
+    from mypy_boto3_s3 import S3Client
+
+T = TypeVar("T")
+
+TRANSIENT_CODES = frozenset(
+    {
+        "InternalError",
+        "ServiceUnavailable",
+        "SlowDown",
+        "RequestTimeout",
+        "Throttling",
+        "ThrottlingException",
+    }
+)
+POLICY_NAME = "loopback-bucket-access"
+ALREADY_OURS = frozenset({"BucketAlreadyOwnedByYou"})
+ALREADY_EXISTS = frozenset({"EntityAlreadyExists"})
+NO_BUCKET = frozenset({"404", "NoSuchBucket", "NotFound"})
+NO_ENTITY = frozenset({"NoSuchEntity"})
+
+
+@dataclass(frozen=True)
+class S3ProviderConfig:
+    """What the operator configured: regions, an optional separate IAM endpoint, service keys."""
+
+    name: str
+    regions: tuple[RegionSpec, ...]
+    access_key_id: str
+    secret_access_key: str
+    iam_endpoint: str | None = None
+    connect_timeout: float = 5.0
+    read_timeout: float = 30.0
+
+    def __repr__(self) -> str:
+        return f"S3ProviderConfig(name={self.name!r}, regions={self.regions!r})"
+
+
+def bucket_policy(bucket: str) -> str:
+    """An IAM policy that allows every S3 action on ``bucket`` and its objects, and nothing else."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": ["s3:*"],
+                    "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+                }
+            ],
+        }
+    )
+
+
+def classify(error: Exception, action: str) -> ProviderError:
+    """Turn a botocore error into a ProviderError that knows whether a retry can help."""
+    if isinstance(error, ClientError):
+        details = error.response.get("Error", {})
+        code = str(details.get("Code", "Unknown"))
+        message = str(details.get("Message") or code)
+        status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+        transient = code in TRANSIENT_CODES or status >= 500
+        return ProviderError(f"{action}: {code}: {message}", transient=transient, code=code)
+    if isinstance(error, BotoConnectionError | HTTPClientError):
+        return ProviderError(f"{action}: provider unreachable: {error}", transient=True, code="Unreachable")
+    return ProviderError(f"{action}: {error}", transient=False, code=type(error).__name__)
+
+
+def _error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+class S3Provider:
+    """A provider of family ``s3``; boto3 clients are built lazily per region and reused."""
+
+    family = "s3"
+
+    def __init__(self, config: S3ProviderConfig) -> None:
+        self.name = config.name
+        self._config = config
+        self._regions = {region.code: region for region in config.regions}
+        self._session = boto3.session.Session(
+            aws_access_key_id=config.access_key_id,
+            aws_secret_access_key=config.secret_access_key,
+        )
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._lock = threading.Lock()
+        self._botocore_config = Config(
+            connect_timeout=config.connect_timeout,
+            read_timeout=config.read_timeout,
+            retries={"max_attempts": 2, "mode": "standard"},
+            s3={"addressing_style": "path"},
+            signature_version="s3v4",
+        )
+
+    def _client(self, service: str, region: str) -> Any:
+        spec = self._region(region)
+        endpoint = spec.endpoint if service == "s3" else (self._config.iam_endpoint or spec.endpoint)
+        key = (service, region)
+        with self._lock:  # boto3 sessions are not thread-safe; the clients they make are.
+            if key not in self._clients:
+                self._clients[key] = self._session.client(
+                    service,  # type: ignore[call-overload]
+                    endpoint_url=endpoint,
+                    region_name=region,
+                    config=self._botocore_config,
+                )
+            return self._clients[key]
+
+    def _s3(self, region: str) -> S3Client:
+        client: S3Client = self._client("s3", region)
+        return client
+
+    def _iam(self, region: str) -> IAMClient:
+        client: IAMClient = self._client("iam", region)
+        return client
+
+    def _region(self, region: str) -> RegionSpec:
+        try:
+            return self._regions[region]
+        except KeyError:
+            raise ProviderError(
+                f"provider {self.name} has no region {region}", transient=False, code="NoSuchRegion"
+            ) from None
+
+    def _call(
+        self, action: str, call: Callable[[], T], *, tolerate: frozenset[str] = frozenset()
+    ) -> T | None:
+        """Run one provider call; error codes in ``tolerate`` mean "already so" and give ``None``."""
+        try:
+            return call()
+        except ClientError as error:
+            if _error_code(error) in tolerate:
+                return None
+            raise classify(error, action) from error
+        except BotoCoreError as error:
+            raise classify(error, action) from error
+
+    def regions(self) -> list[RegionSpec]:
+        return list(self._config.regions)
+
+    def capabilities(self) -> Capabilities:
+        return Capabilities(per_bucket_credentials=True, native_usage_stats=False)
+
+    def create_bucket(self, bucket: str, region: str) -> None:
+        s3 = self._s3(region)
+        self._call("create bucket", lambda: s3.create_bucket(Bucket=bucket), tolerate=ALREADY_OURS)
+
+    def bucket_exists(self, bucket: str, region: str) -> bool:
+        s3 = self._s3(region)
+        return (
+            self._call("inspect bucket", lambda: s3.head_bucket(Bucket=bucket), tolerate=NO_BUCKET)
+            is not None
+        )
+
+    def object_count_hint(self, bucket: str, region: str, limit: int) -> int:
+        s3 = self._s3(region)
+        listing = self._call(
+            "list objects", lambda: s3.list_objects_v2(Bucket=bucket, MaxKeys=limit), tolerate=NO_BUCKET
+        )
+        return 0 if listing is None else int(listing.get("KeyCount", len(listing.get("Contents", []))))
+
+    def delete_bucket(self, bucket: str, region: str) -> None:
+        s3 = self._s3(region)
+        self._call("delete bucket", lambda: s3.delete_bucket(Bucket=bucket), tolerate=NO_BUCKET)
+
+    def issue_credential(self, bucket: str, region: str, user_name: str) -> IssuedCredential:
+        iam = self._iam(region)
+        self._call("create user", lambda: iam.create_user(UserName=user_name), tolerate=ALREADY_EXISTS)
+        try:
+            self._call(
+                "attach bucket policy",
+                lambda: iam.put_user_policy(
+                    UserName=user_name, PolicyName=POLICY_NAME, PolicyDocument=bucket_policy(bucket)
+                ),
+            )
+            created = self._call("create access key", lambda: iam.create_access_key(UserName=user_name))
+            assert created is not None
+        except ProviderError:
+            with contextlib.suppress(ProviderError):  # leave no half-made identity behind
+                self.revoke_credential(region, user_name)
+            raise
+        key = created["AccessKey"]
+        return IssuedCredential(
+            provider_user=user_name,
+            access_key_id=key["AccessKeyId"],
+            secret_access_key=key["SecretAccessKey"],
+        )
+
+    def revoke_credential(self, region: str, provider_user: str) -> None:
+        iam = self._iam(region)
+        listing = self._call(
+            "list access keys", lambda: iam.list_access_keys(UserName=provider_user), tolerate=NO_ENTITY
+        )
+        if listing is None:
+            return
+        for key in listing["AccessKeyMetadata"]:
+            self._call(
+                "delete access key",
+                functools.partial(
+                    iam.delete_access_key, UserName=provider_user, AccessKeyId=key["AccessKeyId"]
+                ),
+                tolerate=NO_ENTITY,
+            )
+        self._call(
+            "delete user policy",
+            lambda: iam.delete_user_policy(UserName=provider_user, PolicyName=POLICY_NAME),
+            tolerate=NO_ENTITY,
+        )
+        self._call("delete user", lambda: iam.delete_user(UserName=provider_user), tolerate=NO_ENTITY)
+
+    def read_usage(self, bucket: str, region: str) -> Usage:
+        paginator = self._s3(region).get_paginator("list_objects_v2")
+        count = 0
+        size = 0
+
+        def walk() -> None:
+            nonlocal count, size
+            for page in paginator.paginate(Bucket=bucket, PaginationConfig={"PageSize": 1000}):
+                for entry in page.get("Contents", []):
+                    count += 1
+                    size += int(entry.get("Size", 0))
+
+        self._call("read usage", walk)
+        return Usage(object_count=count, bytes=size)
+
+    def check(self) -> None:
+        first = next(iter(self._regions), None)
+        if first is None:
+            raise ProviderError(f"provider {self.name} has no regions", transient=False)
+        self._call("list buckets", lambda: self._s3(first).list_buckets())

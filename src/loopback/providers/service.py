@@ -1,0 +1,154 @@
+"""Providers and regions: what the operator configured, and adapters built from it on demand."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from loopback.credentials.secrets import SecretStore
+from loopback.kit.clock import utcnow
+from loopback.kit.errors import Invalid
+from loopback.kit.ids import new_id
+from loopback.providers.base import RegionSpec, StorageProvider
+from loopback.providers.models import Provider, Region
+from loopback.providers.registry import ProviderSetup, build_provider
+
+
+@dataclass(frozen=True)
+class RegionChoice:
+    """A region as a picker shows it: which provider, which family, where, and its endpoint."""
+
+    provider: str
+    family: str
+    code: str
+    name: str
+    endpoint: str
+
+
+class ProviderService:
+    """Reads provider configuration and keeps one adapter per provider until its record changes."""
+
+    def __init__(self, secrets: SecretStore) -> None:
+        self._secrets = secrets
+        self._adapters: dict[str, tuple[datetime, StorageProvider]] = {}
+        self._lock = threading.Lock()
+
+    def adapter(self, session: Session, provider_id: str) -> StorageProvider:
+        provider = session.get(Provider, provider_id)
+        if provider is None:
+            raise LookupError(f"provider {provider_id} does not exist")
+        with self._lock:
+            cached = self._adapters.get(provider_id)
+            if cached is not None and cached[0] == provider.updated_at:
+                return cached[1]
+        regions = session.scalars(
+            select(Region).where(Region.provider_id == provider.id).order_by(Region.code)
+        ).all()
+        secret = self._secrets.get(session, provider.secret_id) if provider.secret_id else None
+        adapter = build_provider(
+            ProviderSetup(
+                name=provider.name,
+                family=provider.family,
+                settings=dict(provider.settings),
+                regions=tuple(RegionSpec(r.code, r.name, r.endpoint) for r in regions),
+                access_key_id=provider.access_key_id,
+                secret_access_key=secret,
+            )
+        )
+        with self._lock:
+            self._adapters[provider_id] = (provider.updated_at, adapter)
+        return adapter
+
+    def regions(self, session: Session) -> list[RegionChoice]:
+        """Every enabled region of every enabled provider, ordered for a picker."""
+        rows = session.execute(
+            select(Provider, Region)
+            .join(Region, Region.provider_id == Provider.id)
+            .where(Provider.enabled.is_(True), Region.enabled.is_(True))
+            .order_by(Provider.name, Region.name, Region.code)
+        ).all()
+        return [RegionChoice(p.name, p.family, r.code, r.name, r.endpoint) for p, r in rows]
+
+    def resolve(self, session: Session, provider_name: str, region_code: str) -> tuple[Provider, Region]:
+        """The provider and region a new bucket asks for, or a 422 that names the field at fault."""
+        provider = session.scalar(select(Provider).where(Provider.name == provider_name))
+        if provider is None:
+            raise Invalid.field(
+                "provider", f"no provider named {provider_name!r}; GET /v3/regions lists them"
+            )
+        if not provider.enabled:
+            raise Invalid.field("provider", f"provider {provider_name!r} takes no new buckets")
+        region = session.scalar(
+            select(Region).where(Region.provider_id == provider.id, Region.code == region_code)
+        )
+        if region is None:
+            raise Invalid.field(
+                "region",
+                f"provider {provider_name!r} has no region {region_code!r}; GET /v3/regions lists them",
+            )
+        if not region.enabled:
+            raise Invalid.field("region", f"region {region_code!r} takes no new buckets")
+        return provider, region
+
+    def ensure_provider(
+        self,
+        session: Session,
+        *,
+        name: str,
+        family: str,
+        display_name: str,
+        regions: list[RegionSpec],
+        access_key_id: str,
+        secret_access_key: str,
+    ) -> Provider:
+        """Create or update a provider and its regions; applying the same input twice changes nothing."""
+        provider = session.scalar(select(Provider).where(Provider.name == name))
+        changed = provider is None
+        if provider is None:
+            provider = Provider(
+                id=new_id("prv"), name=name, family=family, display_name=display_name, settings={}
+            )
+            session.add(provider)
+        if (provider.family, provider.display_name, provider.access_key_id) != (
+            family,
+            display_name,
+            access_key_id,
+        ):
+            provider.family, provider.display_name, provider.access_key_id = (
+                family,
+                display_name,
+                access_key_id,
+            )
+            changed = True
+        if provider.secret_id is None:
+            provider.secret_id = self._secrets.put(session, "provider", secret_access_key)
+        elif self._secrets.get(session, provider.secret_id) != secret_access_key:
+            self._secrets.replace(session, provider.secret_id, secret_access_key)
+            changed = True
+        existing = {
+            r.code: r for r in session.scalars(select(Region).where(Region.provider_id == provider.id))
+        }
+        for spec in regions:
+            region = existing.get(spec.code)
+            if region is None:
+                session.add(
+                    Region(
+                        id=new_id("reg"),
+                        provider_id=provider.id,
+                        code=spec.code,
+                        name=spec.name,
+                        endpoint=spec.endpoint,
+                    )
+                )
+                changed = True
+            elif (region.name, region.endpoint) != (spec.name, spec.endpoint):
+                region.name, region.endpoint = spec.name, spec.endpoint
+                changed = True
+        if changed:
+            provider.updated_at = utcnow()  # cached adapters compare this stamp and rebuild
+        session.flush()
+        return provider

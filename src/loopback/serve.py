@@ -1,0 +1,159 @@
+"""``loopback serve``: the API, the automation worker and the embedded storage in one process tree."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+import uvicorn
+from rich.console import Console
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from loopback.app import ReadinessCheck, create_app
+from loopback.buckets.models import Bucket
+from loopback.kit.ports import free_ports
+from loopback.kit.settings import Settings
+from loopback.migrations import upgrade
+from loopback.providers.base import RegionSpec
+from loopback.providers.models import Region
+from loopback.providers.seaweedfs import EmbeddedSeaweedFS
+from loopback.runtime import Runtime
+from loopback.tenancy.service import BootstrapResult, bootstrap
+
+log = logging.getLogger(__name__)
+
+LOCAL_PROVIDER = "local"
+LOCAL_REGION = "local-1"
+CONSUMER_SHUTDOWN_SECONDS = 4.0
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", stream=sys.stderr
+    )
+    for noisy in ("httpx", "botocore", "boto3", "urllib3", "huey"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def register_embedded_storage(runtime: Runtime, session: Session, storage: EmbeddedSeaweedFS) -> None:
+    """Register SeaweedFS as provider ``local`` (family ``s3``) with region ``local-1``.
+
+    When its S3 port changed since the last start, the region and its ready buckets follow.
+    """
+    provider = runtime.providers.ensure_provider(
+        session,
+        name=LOCAL_PROVIDER,
+        family="s3",
+        display_name="Local (embedded SeaweedFS)",
+        regions=[RegionSpec(LOCAL_REGION, "Local", storage.endpoint)],
+        access_key_id=storage.identity.access_key_id,
+        secret_access_key=storage.identity.secret_access_key,
+    )
+    session.execute(
+        update(Bucket)
+        .where(
+            Bucket.provider_id == provider.id,
+            Bucket.endpoint.is_not(None),
+            Bucket.endpoint != storage.endpoint,
+            Bucket.region_id.in_(
+                Region.__table__.select()
+                .with_only_columns(Region.id)
+                .where(Region.provider_id == provider.id)
+            ),
+        )
+        .values(endpoint=storage.endpoint)
+    )
+    session.commit()
+
+
+def _raise_system_exit(signum: int, _frame: FrameType | None) -> None:
+    # Uvicorn re-raises the signal that stopped it; ending as SystemExit lets the cleanup below run.
+    raise SystemExit(0)
+
+
+@contextmanager
+def embedded_storage(settings: Settings, console: Console) -> Iterator[EmbeddedSeaweedFS | None]:
+    if not settings.embedded_storage:
+        yield None
+        return
+    storage = EmbeddedSeaweedFS(settings.data_dir / "seaweedfs", settings.storage_s3_port)
+    with console.status("Starting the embedded storage (SeaweedFS)…"):
+        storage.start()
+    try:
+        yield storage
+    finally:
+        with console.status("Stopping the embedded storage…"):
+            storage.stop()
+
+
+def banner(settings: Settings, result: BootstrapResult, storage: EmbeddedSeaweedFS | None) -> str:
+    """What a newcomer needs on the first screen; plain lines, so a narrow terminal does not break them."""
+    url = settings.resolved_public_url
+    lines = ["", "Loopback object storage is running.", f"  API      {url}   (reference: {url}/docs)"]
+    if storage is not None:
+        lines.append(
+            f"  Storage  {storage.endpoint}   (provider `{LOCAL_PROVIDER}`, region `{LOCAL_REGION}`)"
+        )
+    lines.append(f"  Data     {settings.data_dir.resolve()}")
+    if result.token is not None:
+        lines += [
+            "",
+            f"Your operator token, shown this once (kept in {result.token_file}, mode 0600):",
+            f"  {result.token}",
+            "",
+            "Try it:",
+            f"  export LOOPBACK_TOKEN={result.token}",
+            f'  curl -s -H "Authorization: Bearer $LOOPBACK_TOKEN" {url}/v3/regions',
+        ]
+    elif result.token_file is not None:
+        lines += ["", f"Operator token: in {result.token_file}"]
+    return "\n".join([*lines, ""])
+
+
+def serve(settings: Settings) -> None:
+    """Run until SIGTERM or Ctrl-C, then stop the API, the worker and SeaweedFS, in that order."""
+    configure_logging()
+    console = Console(stderr=True)
+    if settings.port == 0:
+        settings.port = free_ports(1)[0]
+    signal.signal(signal.SIGTERM, _raise_system_exit)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        with embedded_storage(settings, console) as storage:
+            upgrade(settings.resolved_database_url)
+            runtime = Runtime.from_settings(settings)
+            consumer = None
+            try:
+                with runtime.db.session() as session:
+                    result = bootstrap(session, settings)
+                    if storage is not None:
+                        register_embedded_storage(runtime, session, storage)
+                checks: dict[str, ReadinessCheck] = {}
+                if storage is not None:
+                    checks["storage"] = storage.check
+                if settings.workers:
+                    consumer = runtime.automation.create_consumer(settings.workers, embedded=True)
+                    consumer.shutdown_timeout = CONSUMER_SHUTDOWN_SECONDS
+                    consumer.start()
+                    runtime.buckets.resync()  # anything a previous run left half-done
+                console.print(banner(settings, result, storage), soft_wrap=True, highlight=False)
+                config = uvicorn.Config(
+                    create_app(runtime, checks),
+                    host=settings.host,
+                    port=settings.port,
+                    log_config=None,
+                    access_log=True,
+                )
+                uvicorn.Server(config).run()
+            finally:
+                if consumer is not None:
+                    consumer.stop(graceful=True)
+                runtime.close()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    console.print("Loopback stopped.")

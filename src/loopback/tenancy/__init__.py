@@ -1,0 +1,1 @@
+"""Tenancy: users, organizations, projects, memberships and API tokens."""
