@@ -30,11 +30,11 @@ class Enqueue(Protocol):
 def make_huey(settings: Settings) -> Huey:
     url = settings.queue_url
     if url and url.startswith(("redis://", "rediss://", "unix://")):
-        return RedisHuey("loopback", url=url, results=False)
+        return RedisHuey(settings.queue_name, url=url, results=False)
     if url and not url.startswith("sqlite:///"):
         raise ValueError(f"LOOPBACK_QUEUE_URL must be redis://… or sqlite:///…, not {url!r}")
     path = url.removeprefix("sqlite:///") if url else str((settings.data_dir / "queue.db").resolve())
-    return SqliteHuey("loopback", filename=path, results=False)
+    return SqliteHuey(settings.queue_name, filename=path, results=False)
 
 
 class Automation:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import socket
+import time
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether a server could listen on ``port`` now; connections in TIME_WAIT do not count."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Go's listeners (SeaweedFS) do
         try:
             probe.bind((host, port))
         except OSError:
@@ -29,8 +32,6 @@ def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
 
 
 def wait_for_port(port: int, timeout: float, host: str = "127.0.0.1") -> bool:
-    import time
-
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:

@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     queue_url: str | None = Field(
         default=None, description="redis://... for Redis; SQLite in the data directory when unset"
     )
+    queue_name: str = Field(
+        default="loopback", description="the queue's name; installations sharing one Redis differ here"
+    )
     secret_key: SecretStr | None = Field(
         default=None,
         description="comma-separated Fernet keys, newest first; a key file in the data directory when unset",

@@ -1,0 +1,5 @@
+"""``python -m loopback`` runs the CLI."""
+
+from loopback.cli import app
+
+app()
