@@ -56,6 +56,7 @@ class Bucket(Base):
     observed_generation: Mapped[int] = mapped_column(default=0)
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(default=None)
+    claimed_until: Mapped[datetime | None] = mapped_column(default=None)
     endpoint: Mapped[str | None] = mapped_column(String(500), default=None)
     object_count: Mapped[int | None] = mapped_column(default=None)
     bytes: Mapped[int | None] = mapped_column(default=None)

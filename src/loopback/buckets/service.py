@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -36,6 +38,8 @@ MAX_ATTEMPTS = 8
 BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_CAP_SECONDS = 300.0
 DELETE_CHECK_LIMIT = 1000
+# Longer than one provider call can take (boto3: 5 s to connect, 30 s to read, two attempts).
+CLAIM_SECONDS = 120
 
 
 @dataclass(frozen=True)
@@ -161,9 +165,8 @@ class BucketService:
                 ) from None
             if held:
                 amount = f"{held}" if held < DELETE_CHECK_LIMIT else f"at least {held}"
-                raise Conflict(
-                    f"bucket {bucket.name!r} holds {amount} objects; delete them before the bucket"
-                )
+                noun = "object" if held == 1 else "objects"
+                raise Conflict(f"bucket {bucket.name!r} holds {amount} {noun}; delete them before the bucket")
         bucket.desired_state = DesiredState.ABSENT
         bucket.generation += 1
         bucket.status = BucketStatus.DELETING
@@ -192,18 +195,34 @@ class BucketService:
     # --- automation ------------------------------------------------------------------------
 
     def reconcile(self, bucket_id: str) -> None:
-        """Drive the provider towards the bucket's desired state; idempotent and level-triggered."""
+        """Drive the provider towards the bucket's desired state; idempotent and level-triggered.
+
+        A run first claims the bucket for ``CLAIM_SECONDS``: duplicates (the resync re-enqueues
+        freely) find it claimed and return, and a worker that dies leaves a claim that expires.
+        """
         with self._db.session() as session:
             bucket = session.get(Bucket, bucket_id)
             if bucket is None or bucket.status == BucketStatus.DELETED:
                 return
             if bucket.generation == bucket.observed_generation:
                 return
-            if bucket.next_attempt_at is not None and bucket.next_attempt_at > utcnow() + timedelta(
-                seconds=1
-            ):
-                return  # a retry is scheduled for later; the resync or that retry will come back
+            now = utcnow()
+            if bucket.next_attempt_at is not None and bucket.next_attempt_at > now + timedelta(seconds=1):
+                return  # a retry is scheduled for later; that retry or the resync comes back
             generation = bucket.generation
+            claim = session.execute(
+                update(Bucket)
+                .where(
+                    Bucket.id == bucket_id,
+                    Bucket.generation == generation,
+                    Bucket.observed_generation != generation,  # a run that finished meanwhile did it
+                    (Bucket.claimed_until.is_(None)) | (Bucket.claimed_until < now),
+                )
+                .values(claimed_until=now + timedelta(seconds=CLAIM_SECONDS))
+                .execution_options(synchronize_session=False)
+            )
+            if getattr(claim, "rowcount", 0) != 1:
+                return  # another run holds it, and re-enqueues if there is more to do
             desired = DesiredState(bucket.desired_state)
             region = session.get(Region, bucket.region_id)
             assert region is not None
@@ -231,10 +250,10 @@ class BucketService:
             self._record_failure(bucket_id, generation, error)
             return
 
-        with self._db.session() as session:
-            bucket = session.get(Bucket, bucket_id)
-            if bucket is None or bucket.generation != generation:
-                return  # a newer request arrived meanwhile, and its own task is queued
+        with self._release(bucket_id, generation) as outcome:
+            if outcome is None:
+                return
+            session, bucket = outcome
             bucket.observed_generation = generation
             bucket.attempts = 0
             bucket.next_attempt_at = None
@@ -254,12 +273,26 @@ class BucketService:
                 record_event(session, bucket, "deleted")
                 log.info("bucket %s (%s) is deleted", bucket_id, name)
 
-    def _record_failure(self, bucket_id: str, generation: int, error: ProviderError) -> None:
-        retry_in: float | None = None
+    @contextmanager
+    def _release(self, bucket_id: str, generation: int) -> Iterator[tuple[Session, Bucket] | None]:
+        """End a claimed run: yields the bucket to record the outcome on, or ``None`` when a newer
+        request arrived meanwhile; then that request is reconciled next, as its own task found the claim."""
+        newer = False
         with self._db.session() as session:
             bucket = session.get(Bucket, bucket_id)
-            if bucket is None or bucket.generation != generation:
+            if bucket is not None:
+                bucket.claimed_until = None
+                newer = bucket.generation != generation
+            yield None if bucket is None or newer else (session, bucket)
+        if newer:
+            self._enqueue_reconcile(bucket_id)
+
+    def _record_failure(self, bucket_id: str, generation: int, error: ProviderError) -> None:
+        retry_in: float | None = None
+        with self._release(bucket_id, generation) as claimed:
+            if claimed is None:
                 return
+            session, bucket = claimed
             bucket.attempts += 1
             action = "create" if bucket.desired_state == DesiredState.PRESENT else "delete"
             if error.transient and bucket.attempts < MAX_ATTEMPTS:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import logging
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -66,6 +68,30 @@ class S3ProviderConfig:
         return f"S3ProviderConfig(name={self.name!r}, regions={self.regions!r})"
 
 
+# <SecretAccessKey>…</…> in XML bodies; 'SecretAccessKey': '…' in parsed responses and JSON.
+SECRET_IN_TEXT = re.compile(r"""(SecretAccessKey(?:>|['"]?\s*[:=]\s*['"]?))[^<'"\s,}]+""")
+
+
+class RedactSecretAccessKeys(logging.Filter):
+    """botocore logs whole response bodies at DEBUG, and CreateAccessKey's carries the secret."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno <= logging.DEBUG:
+            message = record.getMessage()
+            if "SecretAccessKey" in message:
+                record.msg = SECRET_IN_TEXT.sub(r"\1[redacted]", message)
+                record.args = None
+        return True
+
+
+def guard_botocore_logs() -> None:
+    """Install the redaction once on the loggers that print response bodies and parsed responses."""
+    for name in ("botocore.parsers", "botocore.endpoint", "botocore.hooks"):
+        target = logging.getLogger(name)
+        if not any(isinstance(f, RedactSecretAccessKeys) for f in target.filters):
+            target.addFilter(RedactSecretAccessKeys())
+
+
 def bucket_policy(bucket: str) -> str:
     """An IAM policy that allows every S3 action on ``bucket`` and its objects, and nothing else."""
     return json.dumps(
@@ -106,6 +132,7 @@ class S3Provider:
     family = "s3"
 
     def __init__(self, config: S3ProviderConfig) -> None:
+        guard_botocore_logs()
         self.name = config.name
         self._config = config
         self._regions = {region.code: region for region in config.regions}

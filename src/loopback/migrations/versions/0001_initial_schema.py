@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 05:51:48.953678
+Create Date: 2026-11-25 06:03:49.422408
 """
 
 from __future__ import annotations
@@ -92,9 +92,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("created_at", loopback.kit.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["organization_id"],
-            ["organizations.id"],
-            name=op.f("fk_projects_organization_id_organizations"),
+            ["organization_id"], ["organizations.id"], name=op.f("fk_projects_organization_id_organizations")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_projects")),
         sa.UniqueConstraint("organization_id", "slug", name=op.f("uq_projects_organization_id")),
@@ -151,6 +149,7 @@ def upgrade() -> None:
         sa.Column("observed_generation", sa.Integer(), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("next_attempt_at", loopback.kit.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("claimed_until", loopback.kit.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("endpoint", sa.String(length=500), nullable=True),
         sa.Column("object_count", sa.Integer(), nullable=True),
         sa.Column("bytes", sa.Integer(), nullable=True),
@@ -159,9 +158,7 @@ def upgrade() -> None:
         sa.Column("updated_at", loopback.kit.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("deleted_at", loopback.kit.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
-            ["organization_id"],
-            ["organizations.id"],
-            name=op.f("fk_buckets_organization_id_organizations"),
+            ["organization_id"], ["organizations.id"], name=op.f("fk_buckets_organization_id_organizations")
         ),
         sa.ForeignKeyConstraint(["project_id"], ["projects.id"], name=op.f("fk_buckets_project_id_projects")),
         sa.ForeignKeyConstraint(
