@@ -165,3 +165,24 @@ def wait_for_status(
 
     result: dict[str, Any] = wait_for(current, timeout)
     return result
+
+
+def s3_client_for(credential: dict[str, Any]) -> Any:
+    """boto3 S3 as a tenant configures it from an issued credential's response."""
+    return boto3.client(
+        "s3",
+        endpoint_url=credential["endpoint"],
+        aws_access_key_id=credential["access_key_id"],
+        aws_secret_access_key=credential["secret_access_key"],
+        region_name=credential["region"],
+    )
+
+
+def create_ready_bucket(client: TestClient, prefix: str = "t") -> dict[str, Any]:
+    """Create a bucket on provider ``local`` and wait until it is ready."""
+    name = unique_bucket_name(prefix)
+    created = client.post(BUCKETS, json={"name": name, "provider": "local", "region": "local-1"})
+    assert created.status_code == 202, created.text
+    bucket = wait_for_status(client, created.json()["id"], "ready", "failed")
+    assert bucket["status"] == "ready", bucket
+    return bucket

@@ -7,23 +7,12 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import Databases, unique_bucket_name, wait_for
+from tests.conftest import Databases, s3_client_for, unique_bucket_name, wait_for
 from tests.e2e.conftest import ServeProcess, processes_mentioning
-
-
-def s3_with(credential: dict[str, Any]) -> Any:
-    return boto3.client(
-        "s3",
-        endpoint_url=credential["endpoint"],
-        aws_access_key_id=credential["access_key_id"],
-        aws_secret_access_key=credential["secret_access_key"],
-        region_name=credential["region"],
-    )
 
 
 def wait_status(api: httpx.Client, location: str, *statuses: str) -> dict[str, Any]:
@@ -75,7 +64,7 @@ def test_a_user_creates_a_bucket_uses_it_and_deletes_it(
     assert "secret_access_key" not in listed[0]
     assert credential["secret_access_key"] not in api.get(f"{location}/credentials").text
 
-    s3 = s3_with(credential)
+    s3 = s3_client_for(credential)
     s3.put_object(Bucket=name, Key="cat.jpg", Body=b"meow" * 100)
     s3.put_object(Bucket=name, Key="dog.jpg", Body=b"woof" * 50)
     assert s3.get_object(Bucket=name, Key="cat.jpg")["Body"].read() == b"meow" * 100
