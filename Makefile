@@ -6,7 +6,7 @@ PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 export UV_PYTHON_DOWNLOADS ?= never
 
-.PHONY: serve test lint typecheck pytest install clean
+.PHONY: serve test lint typecheck pytest install clean docs
 
 $(CURDIR)/.tools/bin/uv:
 	@echo "uv not found: installing it into .tools/"
@@ -35,6 +35,10 @@ typecheck: install
 
 pytest: install
 	$(UV) run --no-sync pytest $(PYTEST_ARGS)
+
+## Regenerate the documents made from code (docs/permissions.md); a test fails when they drift.
+docs: install
+	$(UV) run --no-sync loopback permissions --output docs/permissions.md
 
 clean:
 	rm -rf .venv .tools .pytest_cache .mypy_cache .ruff_cache

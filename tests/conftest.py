@@ -20,6 +20,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
 from loopback.app import create_app
 from loopback.kit.settings import Settings
@@ -27,6 +28,8 @@ from loopback.migrations import upgrade
 from loopback.providers.seaweedfs import EmbeddedSeaweedFS
 from loopback.runtime import Runtime
 from loopback.serve import register_embedded_storage
+from loopback.tenancy.access import ProjectScope, authenticate, project_scope
+from loopback.tenancy.permissions import permission
 from loopback.tenancy.service import bootstrap
 
 TEST_DATABASE_URL = os.environ.get("LOOPBACK_TEST_DATABASE_URL")
@@ -135,6 +138,12 @@ def client(runtime: Runtime, worker: None) -> Iterator[TestClient]:
     """The API over ASGI, authenticated as the bootstrap operator (owner of ``demo``)."""
     with TestClient(create_app(runtime), headers=OPERATOR_HEADERS) as test_client:
         yield test_client
+
+
+def operator_scope(session: Session) -> ProjectScope:
+    """The bootstrap operator's scope in demo/default, for calling services directly."""
+    principal = authenticate(session, "lbk_test-operator-token")
+    return project_scope(session, principal, "demo", "default", permission("buckets.create"))
 
 
 def unique_bucket_name(prefix: str = "t") -> str:

@@ -7,8 +7,8 @@ import secrets
 from sqlalchemy.orm import Session
 
 from loopback.kit.ids import new_id
+from loopback.tenancy.access import generate_token, hash_token
 from loopback.tenancy.models import ApiToken, Membership, Organization, Project, User
-from loopback.tenancy.service import generate_token, hash_token
 
 
 def organization(session: Session, slug: str, projects: tuple[str, ...] = ("default",)) -> Organization:

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from sqlalchemy import text
+from starlette.routing import BaseRoute
 
 import loopback
 from loopback.buckets.routes import router as buckets_router
+from loopback.buckets.routes import usage_router
 from loopback.credentials.routes import router as credentials_router
 from loopback.kit.errors import install_problem_handlers
-from loopback.providers.routes import router as regions_router
+from loopback.kit.requests import RequestIdMiddleware
+from loopback.providers.routes import router as providers_router
 from loopback.runtime import Runtime
+from loopback.tenancy.access import FailedAuthLimiter
+from loopback.tenancy.auth import PERMISSION_OF
+from loopback.tenancy.routes import router as tenancy_router
 
 ReadinessCheck = Callable[[], None]
 
@@ -26,10 +34,12 @@ def create_app(runtime: Runtime, extra_checks: Mapping[str, ReadinessCheck] | No
         description="Provision S3-compatible buckets for the projects of organizations.",
     )
     app.state.runtime = runtime
+    app.state.auth_limiter = FailedAuthLimiter(runtime.settings.auth_failures_per_minute)
+    app.add_middleware(RequestIdMiddleware)
     install_problem_handlers(app)
-    app.include_router(regions_router)
-    app.include_router(buckets_router)
-    app.include_router(credentials_router)
+    for router in (tenancy_router, providers_router, buckets_router, usage_router, credentials_router):
+        label_permissions(router.routes)
+        app.include_router(router)
 
     def check_database() -> None:
         with runtime.db.session() as session:
@@ -41,12 +51,12 @@ def create_app(runtime: Runtime, extra_checks: Mapping[str, ReadinessCheck] | No
     checks: dict[str, ReadinessCheck] = {"database": check_database, "queue": check_queue}
     checks.update(extra_checks or {})
 
-    @app.get("/healthz", tags=["health"])
+    @app.get("/healthz", tags=["health"], openapi_extra={PERMISSION_KEY: PUBLIC})
     def healthz() -> dict[str, str]:
         """The process answers; says nothing of what it depends on."""
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["health"])
+    @app.get("/readyz", tags=["health"], openapi_extra={PERMISSION_KEY: PUBLIC})
     def readyz() -> JSONResponse:
         """The database, the queue and the embedded storage answer; 503 names what does not."""
         results: dict[str, str] = {}
@@ -63,3 +73,26 @@ def create_app(runtime: Runtime, extra_checks: Mapping[str, ReadinessCheck] | No
         )
 
     return app
+
+
+PERMISSION_KEY = "x-permission"
+PUBLIC = "public"
+
+
+def _permission_of(dependant: Dependant) -> str | None:
+    if dependant.call is not None and dependant.call in PERMISSION_OF:
+        return PERMISSION_OF[dependant.call]
+    for child in dependant.dependencies:
+        found = _permission_of(child)
+        if found is not None:
+            return found
+    return None
+
+
+def label_permissions(routes: Iterable[BaseRoute]) -> None:
+    """Write each route's permission into its OpenAPI operation, from the dependency that enforces it."""
+    for route in routes:
+        if isinstance(route, APIRoute):
+            name = _permission_of(route.dependant)
+            if name is not None:
+                route.openapi_extra = {**(route.openapi_extra or {}), PERMISSION_KEY: name}

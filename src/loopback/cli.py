@@ -76,6 +76,51 @@ def migrate() -> None:
 
 
 @app.command()
+def permissions(
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="write the Markdown here instead of printing it")
+    ] = None,
+) -> None:
+    """The permission table as Markdown; `make docs` writes it to docs/permissions.md."""
+    from loopback.tenancy.permissions import markdown
+
+    if output is None:
+        typer.echo(markdown(), nl=False)
+    else:
+        output.write_text(markdown())
+        typer.echo(f"wrote {output}")
+
+
+admin = typer.Typer(
+    help="Installation-side commands that act on the database directly.", no_args_is_help=True
+)
+app.add_typer(admin, name="admin")
+
+
+@admin.command("token")
+def admin_token(
+    email: Annotated[str, typer.Argument(help="the user's email; the user is created when new")],
+    name: Annotated[str, typer.Option(help="what the token is for")] = "issued by the operator",
+    expires_in_days: Annotated[int | None, typer.Option(min=1, max=3650, help="none: until revoked")] = None,
+) -> None:
+    """Issue a personal token for a user who has none yet (a new member's first way in)."""
+    from loopback.kit.db import Database
+    from loopback.migrations import upgrade
+    from loopback.tenancy.service import issue_user_token
+
+    settings = _settings()
+    upgrade(settings.resolved_database_url)
+    db = Database(settings.resolved_database_url)
+    try:
+        with db.session() as session:
+            issued = issue_user_token(session, email, name, expires_in_days)
+    finally:
+        db.dispose()
+    typer.echo(f"Token for {email}, shown this once (stored hashed):")
+    typer.echo(issued.secret)
+
+
+@app.command()
 def version() -> None:
     """Print the version."""
     typer.echo(loopback.__version__)

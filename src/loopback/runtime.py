@@ -15,6 +15,7 @@ from loopback.credentials.service import CredentialService
 from loopback.kit.db import Database
 from loopback.kit.settings import Settings
 from loopback.providers.service import ProviderService
+from loopback.tenancy.service import TenancyService
 
 
 @dataclass
@@ -26,6 +27,7 @@ class Runtime:
     automation: Automation
     buckets: BucketService
     credentials: CredentialService
+    tenancy: TenancyService
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
@@ -44,6 +46,7 @@ class Runtime:
             automation=automation,
             buckets=buckets,
             credentials=CredentialService(providers, secrets),
+            tenancy=TenancyService(),
         )
 
     def close(self) -> None:

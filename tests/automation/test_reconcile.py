@@ -14,8 +14,7 @@ from loopback.kit.ports import free_ports
 from loopback.providers.base import RegionSpec
 from loopback.providers.seaweedfs import EmbeddedSeaweedFS
 from loopback.runtime import Runtime
-from loopback.tenancy.models import ApiToken
-from tests.conftest import BUCKETS, unique_bucket_name, wait_for, wait_for_status
+from tests.conftest import BUCKETS, operator_scope, unique_bucket_name, wait_for, wait_for_status
 
 
 def events(runtime: Runtime, bucket_id: str) -> list[str]:
@@ -136,13 +135,10 @@ def test_a_provider_that_refuses_ends_in_failed_with_its_reason(
 def test_concurrent_runs_of_one_reconcile_act_once(runtime: Runtime, operator_s3: Any) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    from loopback.tenancy.service import Principal, project_scope
-
     queued: list[str] = []
     runtime.buckets._enqueue = lambda task, *args, **kwargs: queued.append(task)  # type: ignore[method-assign]
     with runtime.db.session() as session:
-        operator = session.scalars(select(ApiToken)).one()
-        scope = project_scope(session, Principal(operator.user_id, operator.id, True), "demo", "default")
+        scope = operator_scope(session)
         names = [unique_bucket_name("race") for _ in range(5)]
         ids = [runtime.buckets.create(session, scope, name, "local", "local-1").bucket.id for name in names]
     with ThreadPoolExecutor(max_workers=10) as pool:
@@ -159,12 +155,10 @@ def test_a_stale_claim_from_a_dead_worker_expires(runtime: Runtime) -> None:
     from datetime import timedelta
 
     from loopback.kit.clock import utcnow
-    from loopback.tenancy.service import Principal, project_scope
 
     runtime.buckets._enqueue = lambda *args, **kwargs: None  # type: ignore[method-assign]
     with runtime.db.session() as session:
-        operator = session.scalars(select(ApiToken)).one()
-        scope = project_scope(session, Principal(operator.user_id, operator.id, True), "demo", "default")
+        scope = operator_scope(session)
         bucket_id = runtime.buckets.create(session, scope, unique_bucket_name(), "local", "local-1").bucket.id
         bucket = session.get(Bucket, bucket_id)
         assert bucket is not None

@@ -12,8 +12,9 @@ from sqlalchemy import func, select
 from loopback.kit.clock import utcnow
 from loopback.kit.settings import Settings
 from loopback.runtime import Runtime
+from loopback.tenancy.access import hash_token
 from loopback.tenancy.models import ApiToken, Membership, Organization, Project, User
-from loopback.tenancy.service import bootstrap, hash_token
+from loopback.tenancy.service import bootstrap
 from tests.conftest import BUCKETS
 
 

@@ -6,13 +6,20 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 
-from loopback.buckets.schemas import BucketCreate, BucketList, BucketOut
+from loopback.buckets.schemas import (
+    BucketCreate,
+    BucketList,
+    BucketOut,
+    OrganizationUsage,
+    ProjectUsageOut,
+)
 from loopback.tenancy.auth import (
     BucketsCreate,
     BucketsDelete,
     BucketsRead,
     DbSession,
     RuntimeDep,
+    UsageRead,
     UsageRefresh,
 )
 
@@ -63,3 +70,19 @@ def delete_bucket(bucket_id: str, scope: BucketsDelete, runtime: RuntimeDep, ses
 def refresh_usage(bucket_id: str, scope: UsageRefresh, runtime: RuntimeDep, session: DbSession) -> BucketOut:
     """Queue a usage sync of a ready bucket; `usage.last_synced_at` moves when it is done."""
     return BucketOut.of(runtime.buckets.request_usage_refresh(session, scope, bucket_id))
+
+
+usage_router = APIRouter(prefix="/v3/organizations/{org}", tags=["usage"])
+
+
+@usage_router.get("/usage", response_model=OrganizationUsage)
+def organization_usage(scope: UsageRead, runtime: RuntimeDep, session: DbSession) -> OrganizationUsage:
+    """Live buckets, objects and bytes per project, as of each bucket's last usage sync."""
+    projects = [ProjectUsageOut.of(u) for u in runtime.buckets.usage_by_project(session, scope)]
+    return OrganizationUsage(
+        organization=scope.organization_slug,
+        projects=projects,
+        buckets=sum(p.buckets for p in projects),
+        object_count=sum(p.object_count for p in projects),
+        bytes=sum(p.bytes for p in projects),
+    )

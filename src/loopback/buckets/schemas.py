@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from loopback.buckets.service import BucketView
+from loopback.buckets.service import BucketView, ProjectUsage
 
 
 class BucketCreate(BaseModel):
@@ -62,3 +62,25 @@ class BucketOut(BaseModel):
 class BucketList(BaseModel):
     buckets: list[BucketOut]
     next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last")
+
+
+class ProjectUsageOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    project: str
+    buckets: int = Field(description="live buckets")
+    object_count: int
+    bytes: int
+    oldest_sync: datetime | None = Field(description="the least recent last sync among the buckets")
+
+    @classmethod
+    def of(cls, usage: ProjectUsage) -> ProjectUsageOut:
+        return cls.model_validate(usage)
+
+
+class OrganizationUsage(BaseModel):
+    organization: str
+    projects: list[ProjectUsageOut]
+    buckets: int
+    object_count: int
+    bytes: int

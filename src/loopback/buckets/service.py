@@ -13,9 +13,9 @@ import random
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -30,7 +30,9 @@ from loopback.kit.ids import new_id
 from loopback.providers.base import ProviderError
 from loopback.providers.models import Provider, Region
 from loopback.providers.service import ProviderService
-from loopback.tenancy.service import ProjectScope
+from loopback.tenancy import audit
+from loopback.tenancy.access import OrganizationScope, ProjectScope
+from loopback.tenancy.models import Project
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +51,15 @@ class BucketView:
     bucket: Bucket
     provider: str
     region: str
+
+
+@dataclass(frozen=True)
+class ProjectUsage:
+    project: str
+    buckets: int
+    object_count: int
+    bytes: int
+    oldest_sync: datetime | None
 
 
 def backoff_seconds(attempt: int) -> float:
@@ -122,6 +133,7 @@ class BucketService:
         )
         session.add(bucket)
         record_event(session, bucket, "created", f"requested in {provider}/{region}")
+        audit.record_in(session, scope, "bucket.create", bucket.id, f"{name} in {provider}/{region}")
         try:
             session.commit()
         except IntegrityError:
@@ -174,15 +186,39 @@ class BucketService:
         bucket.attempts = 0
         bucket.next_attempt_at = None
         record_event(session, bucket, "delete-requested")
+        audit.record_in(session, scope, "bucket.delete", bucket.id, bucket.name)
         session.commit()
         self._enqueue_reconcile(bucket.id)
         return view
+
+    def usage_by_project(self, session: Session, scope: OrganizationScope) -> tuple[ProjectUsage, ...]:
+        """Live buckets, objects and bytes per project of the organization, as of each bucket's last sync."""
+        statement = (
+            select(
+                Project.slug,
+                func.count(Bucket.id),
+                func.coalesce(func.sum(Bucket.object_count), 0),
+                func.coalesce(func.sum(Bucket.bytes), 0),
+                func.min(Bucket.last_synced_at),
+            )
+            .select_from(Project)
+            .outerjoin(Bucket, (Bucket.project_id == Project.id) & Bucket.deleted_at.is_(None))
+            .where(Project.organization_id == scope.organization_id, Project.deleted_at.is_(None))
+            .group_by(Project.slug)
+            .order_by(Project.slug)
+        )
+        return tuple(
+            ProjectUsage(slug, buckets, int(objects or 0), int(size or 0), oldest)
+            for slug, buckets, objects, size, oldest in session.execute(statement)
+        )
 
     def request_usage_refresh(self, session: Session, scope: ProjectScope, bucket_id: str) -> BucketView:
         view = self.get(session, scope, bucket_id)
         if view.bucket.status != BucketStatus.READY:
             raise Conflict(f"usage is read for ready buckets; this one is {view.bucket.status}")
         self._enqueue("usage.sync", bucket_id)
+        audit.record_in(session, scope, "bucket.usage_refresh", bucket_id)
+        session.commit()
         return view
 
     def _enqueue_reconcile(self, bucket_id: str, delay: float | None = None) -> None:

@@ -15,7 +15,8 @@ from loopback.kit.errors import Conflict, NotFound, ProviderRefused, ProviderUna
 from loopback.kit.ids import new_id
 from loopback.providers.base import ProviderError
 from loopback.providers.service import ProviderService
-from loopback.tenancy.service import ProjectScope
+from loopback.tenancy import audit
+from loopback.tenancy.access import ProjectScope
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ class CredentialService:
                 status="active",
             )
             session.add(credential)
+            audit.record_in(session, scope, "credential.issue", credential.id, issued.access_key_id)
             session.commit()
         except Exception:
             session.rollback()
@@ -100,5 +102,6 @@ class CredentialService:
         except ProviderError as error:
             raise provider_error(error) from None
         credential.mark_revoked(session)
+        audit.record_in(session, scope, "credential.revoke", credential.id, credential.access_key_id)
         session.commit()
         return credential

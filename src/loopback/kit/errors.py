@@ -79,6 +79,15 @@ class Conflict(LoopbackError):
     title = "Conflict with the current state"
 
 
+class TooManyRequests(LoopbackError):
+    status = 429
+    slug = "too-many-requests"
+    title = "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after)})
+
+
 class Invalid(LoopbackError):
     """Input that breaks a rule; names every failing field so a client can show it beside the field."""
 

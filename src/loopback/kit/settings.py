@@ -37,6 +37,10 @@ class Settings(BaseSettings):
         description="base URL clients reach the API at; derived from host and port when unset",
     )
 
+    auth_failures_per_minute: int = Field(
+        default=20, ge=1, description="failed authentications per client address before 429"
+    )
+
     embedded_storage: bool = Field(
         default=True, description="start SeaweedFS and register it as provider `local`"
     )

@@ -37,6 +37,13 @@ class ProviderService:
         self._adapters: dict[str, tuple[datetime, StorageProvider]] = {}
         self._lock = threading.Lock()
 
+    def providers(self, session: Session) -> list[tuple[Provider, list[Region]]]:
+        """Every provider with its regions, enabled or not, for the operator."""
+        regions: dict[str, list[Region]] = {}
+        for region in session.scalars(select(Region).order_by(Region.code)):
+            regions.setdefault(region.provider_id, []).append(region)
+        return [(p, regions.get(p.id, [])) for p in session.scalars(select(Provider).order_by(Provider.name))]
+
     def adapter(self, session: Session, provider_id: str) -> StorageProvider:
         provider = session.get(Provider, provider_id)
         if provider is None:

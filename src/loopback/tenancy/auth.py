@@ -1,20 +1,43 @@
-"""Named request dependencies: the runtime, a database session, the caller, and permission checks."""
+"""Named request dependencies: the runtime, a database session, the caller, and permission checks.
+
+``requires(name)`` is the only way a route reaches tenant data: it authenticates, resolves the
+organization and project of the path as the permission's scope says, checks the table, and
+records a refused change in the audit log. ``PERMISSION_OF`` lets the app label every route's
+OpenAPI operation with its permission (``x-permission``), which the isolation test walks.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Annotated, cast
+from typing import Annotated, Any, cast
 
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from loopback.kit.errors import Forbidden, Unauthorized
+from loopback.kit.requests import request_id_of
 from loopback.runtime import Runtime
-from loopback.tenancy.permissions import allows
-from loopback.tenancy.service import Principal, ProjectScope, authenticate, project_scope
+from loopback.tenancy import audit
+from loopback.tenancy.access import (
+    FailedAuthLimiter,
+    OrganizationScope,
+    Principal,
+    ProjectScope,
+    authenticate,
+    check_operator,
+    check_user,
+    organization_scope,
+    project_scope,
+)
+from loopback.tenancy.models import Organization
+from loopback.tenancy.permissions import Permission, Scope, permission
 
 bearer = HTTPBearer(auto_error=False, description="an API token: `Authorization: Bearer lbk_…`")
+
+PERMISSION_OF: dict[Callable[..., Any], str] = {}
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -32,35 +55,128 @@ def get_session(runtime: RuntimeDep) -> Iterator[Session]:
 DbSession = Annotated[Session, Depends(get_session)]
 
 
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
 def current_principal(
+    request: Request,
     session: DbSession,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
+    limiter = cast(FailedAuthLimiter, request.app.state.auth_limiter)
+    address = client_address(request)
+    limiter.check(address)
     if credentials is None:
         raise Unauthorized("send an API token as 'Authorization: Bearer <token>'")
-    return authenticate(session, credentials.credentials)
+    try:
+        return authenticate(session, credentials.credentials, request_id_of(request.scope), address)
+    except Unauthorized:
+        limiter.failed(address)
+        raise
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-def requires(permission: str) -> Callable[..., ProjectScope]:
-    """A dependency resolving the project in the path and checking the caller's role grants ``permission``."""
+def _record_refusal(
+    request: Request, principal: Principal, entry: Permission, error: Forbidden, org_slug: str | None
+) -> None:
+    """A refused change is worth an audit event of its own; refused reads are not recorded."""
+    if request.method in SAFE_METHODS:
+        return
+    runtime = get_runtime(request)
+    with runtime.db.session() as session:
+        organization_id = None
+        if org_slug is not None:
+            organization_id = session.scalar(
+                select(Organization.id).where(
+                    Organization.slug == org_slug, Organization.deleted_at.is_(None)
+                )
+            )
+        audit.record(
+            session,
+            principal,
+            entry.name,
+            organization_id=organization_id,
+            target=request.url.path,
+            outcome=audit.DENIED,
+            detail=error.detail,
+        )
 
-    def dependency(
+
+def requires(name: str) -> Callable[..., Any]:
+    """A dependency that admits the caller to ``name`` and returns what its scope resolves."""
+    entry = permission(name)
+
+    def for_principal(request: Request, principal: CurrentPrincipal) -> Principal:
+        try:
+            if entry.scope is Scope.USER:
+                check_user(principal, entry)
+            elif entry.scope is Scope.INSTALLATION:
+                check_operator(principal, entry)
+        except Forbidden as error:
+            _record_refusal(request, principal, entry, error, None)
+            raise
+        return principal
+
+    def for_organization(
+        request: Request,
+        org: Annotated[str, Path(description="organization slug")],
+        principal: CurrentPrincipal,
+        session: DbSession,
+    ) -> OrganizationScope:
+        try:
+            return organization_scope(session, principal, org, entry)
+        except Forbidden as error:
+            _record_refusal(request, principal, entry, error, org)
+            raise
+
+    def for_project(
+        request: Request,
         org: Annotated[str, Path(description="organization slug")],
         project: Annotated[str, Path(description="project slug")],
         principal: CurrentPrincipal,
         session: DbSession,
     ) -> ProjectScope:
-        scope = project_scope(session, principal, org, project)
-        if not allows(scope.role, permission):
-            raise Forbidden(f"role {scope.role!r} does not grant {permission!r}", permission=permission)
-        return scope
+        try:
+            return project_scope(session, principal, org, project, entry)
+        except Forbidden as error:
+            _record_refusal(request, principal, entry, error, org)
+            raise
 
+    by_scope: dict[Scope, Callable[..., Any]] = {
+        Scope.AUTHENTICATED: for_principal,
+        Scope.USER: for_principal,
+        Scope.INSTALLATION: for_principal,
+        Scope.ORGANIZATION: for_organization,
+        Scope.PROJECT: for_project,
+    }
+    dependency = by_scope[entry.scope]
+    PERMISSION_OF[dependency] = name
     return dependency
 
 
+RegionsRead = Annotated[Principal, Depends(requires("regions.read"))]
+UserRead = Annotated[Principal, Depends(requires("user.read"))]
+OrganizationsCreate = Annotated[Principal, Depends(requires("organizations.create"))]
+PersonalTokens = Annotated[Principal, Depends(requires("tokens.personal"))]
+ProvidersRead = Annotated[Principal, Depends(requires("providers.read"))]
+
+OrganizationRead = Annotated[OrganizationScope, Depends(requires("organization.read"))]
+OrganizationRename = Annotated[OrganizationScope, Depends(requires("organization.rename"))]
+OrganizationDelete = Annotated[OrganizationScope, Depends(requires("organization.delete"))]
+UsageRead = Annotated[OrganizationScope, Depends(requires("usage.read"))]
+MembersRead = Annotated[OrganizationScope, Depends(requires("members.read"))]
+MembersManage = Annotated[OrganizationScope, Depends(requires("members.manage"))]
+ProjectsList = Annotated[OrganizationScope, Depends(requires("projects.list"))]
+ProjectsCreate = Annotated[OrganizationScope, Depends(requires("projects.create"))]
+TokensRead = Annotated[OrganizationScope, Depends(requires("tokens.read"))]
+TokensManage = Annotated[OrganizationScope, Depends(requires("tokens.manage"))]
+AuditRead = Annotated[OrganizationScope, Depends(requires("audit.read"))]
+
+ProjectsRead = Annotated[ProjectScope, Depends(requires("projects.read"))]
+ProjectsManage = Annotated[ProjectScope, Depends(requires("projects.manage"))]
 BucketsRead = Annotated[ProjectScope, Depends(requires("buckets.read"))]
 BucketsCreate = Annotated[ProjectScope, Depends(requires("buckets.create"))]
 BucketsDelete = Annotated[ProjectScope, Depends(requires("buckets.delete"))]

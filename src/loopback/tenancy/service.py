@@ -1,102 +1,461 @@
-"""Tenancy services: token authentication, project scopes and the first-start bootstrap."""
+"""Tenancy services: organizations, projects, members, tokens, and the first-start bootstrap.
+
+Every change records its audit event in the same transaction. Reads and writes filter by the
+organization resolved for the caller (``OrganizationScope``), never by an id from the path alone.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import secrets
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from loopback.buckets.models import Bucket
 from loopback.kit.clock import utcnow
-from loopback.kit.errors import NotFound, Unauthorized
+from loopback.kit.errors import Conflict, FieldProblem, Forbidden, Invalid, NotFound
 from loopback.kit.files import write_private
 from loopback.kit.ids import new_id
 from loopback.kit.settings import Settings
+from loopback.tenancy import audit
+from loopback.tenancy.access import (
+    OrganizationScope,
+    Principal,
+    ProjectScope,
+    generate_token,
+    hash_token,
+    token_prefix,
+)
 from loopback.tenancy.models import ApiToken, Membership, Organization, Project, User
-from loopback.tenancy.permissions import Role
+from loopback.tenancy.permissions import TENANT_ROLES, Role, allows_capped, within
 
-TOKEN_PREFIX = "lbk_"
 BOOTSTRAP_TOKEN_NAME = "bootstrap"
 BOOTSTRAP_TOKEN_FILE = "bootstrap-token"
 OPERATOR_EMAIL = "operator@loopback.local"
-LAST_USED_GRANULARITY = timedelta(minutes=1)
+Named = TypeVar("Named", Organization, Project)
+SLUG = re.compile(r"^[a-z][a-z0-9-]{1,61}[a-z0-9]$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def slug_problems(field: str, slug: str) -> list[FieldProblem]:
+    if SLUG.match(slug) and "--" not in slug:
+        return []
+    return [
+        FieldProblem(
+            field,
+            "3 to 63 lowercase letters, digits and single hyphens, starting with a letter "
+            "and ending with a letter or digit",
+        )
+    ]
+
+
+def role_problems(field: str, role: str | None, *, optional: bool = False) -> list[FieldProblem]:
+    if role is None and optional:
+        return []
+    if role in {r.value for r in TENANT_ROLES}:
+        return []
+    return [FieldProblem(field, "one of " + ", ".join(r.value for r in TENANT_ROLES))]
 
 
 @dataclass(frozen=True)
-class Principal:
-    """Who is calling: the user behind the token, and the token itself."""
-
-    user_id: str
-    token_id: str
-    is_operator: bool
+class MemberView:
+    membership: Membership
+    email: str
 
 
 @dataclass(frozen=True)
-class ProjectScope:
-    """An organization and project the caller belongs to, with the caller's role there.
-
-    Every tenant query filters by ``organization_id`` and ``project_id`` from here.
-    """
-
-    principal: Principal
-    organization_id: str
-    organization_slug: str
-    project_id: str
-    project_slug: str
-    role: str
+class IssuedToken:
+    token: ApiToken
+    secret: str
 
 
-def generate_token() -> str:
-    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+class TenancyService:
+    # --- organizations -----------------------------------------------------------------------
 
+    def my_organizations(self, session: Session, principal: Principal) -> list[tuple[Organization, str]]:
+        statement = (
+            select(Organization, Membership.role)
+            .join(Membership, Membership.organization_id == Organization.id)
+            .where(Membership.user_id == principal.user_id, Organization.deleted_at.is_(None))
+            .order_by(Organization.slug)
+        )
+        return [(organization, role) for organization, role in session.execute(statement)]
 
-def hash_token(token: str) -> str:
-    # Tokens carry 256 random bits, so a fast hash is enough: there is nothing to brute-force.
-    return hashlib.sha256(token.encode()).hexdigest()
+    def create_organization(
+        self, session: Session, principal: Principal, slug: str, name: str | None
+    ) -> Organization:
+        """A new organization with the caller as its owner."""
+        if problems := slug_problems("slug", slug):
+            raise Invalid(problems)
+        if self._live_organization(session, slug) is not None:
+            raise Conflict(f"an organization {slug!r} exists already; choose another slug")
+        organization = Organization(id=new_id("org"), slug=slug, name=name or slug)
+        session.add(organization)
+        session.flush()
+        session.add(
+            Membership(
+                id=new_id("mem"), organization_id=organization.id, user_id=principal.user_id, role=Role.OWNER
+            )
+        )
+        audit.record(
+            session, principal, "organization.create", organization_id=organization.id, target=organization.id
+        )
+        self._commit_unique(session, f"an organization {slug!r} exists already; choose another slug")
+        return organization
 
+    def organization(self, session: Session, scope: OrganizationScope) -> Organization:
+        organization = session.get(Organization, scope.organization_id)
+        assert organization is not None  # the scope was resolved from it in this request
+        return organization
 
-def authenticate(session: Session, token: str) -> Principal:
-    """The principal for a bearer token, or 401 for a token that is unknown, revoked or expired."""
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
-    now = utcnow()
-    if row is None or row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
-        raise Unauthorized("the token is unknown, revoked or expired")
-    user = session.get(User, row.user_id)
-    if user is None:
-        raise Unauthorized("the token is unknown, revoked or expired")
-    if row.last_used_at is None or now - row.last_used_at > LAST_USED_GRANULARITY:
-        row.last_used_at = now
+    def rename_organization(self, session: Session, scope: OrganizationScope, name: str) -> Organization:
+        return self._rename(session, scope, self.organization(session, scope), name, "organization.rename")
+
+    def delete_organization(self, session: Session, scope: OrganizationScope) -> Organization:
+        """Delete an organization that has no live buckets; its projects and project tokens go too."""
+        organization = self.organization(session, scope)
+        self._refuse_live_buckets(
+            session, f"organization {organization.slug!r}", Bucket.organization_id == organization.id
+        )
+        now = utcnow()
+        organization.deleted_at = now
+        for project in session.scalars(
+            select(Project).where(Project.organization_id == organization.id, Project.deleted_at.is_(None))
+        ):
+            project.deleted_at = now
+        self._revoke_tokens(session, ApiToken.organization_id == organization.id)
+        audit.record_in(session, scope, "organization.delete", organization.id)
         session.commit()
-    return Principal(user_id=user.id, token_id=row.id, is_operator=user.is_operator)
+        return organization
 
+    # --- projects ----------------------------------------------------------------------------
 
-def project_scope(session: Session, principal: Principal, org_slug: str, project_slug: str) -> ProjectScope:
-    """The caller's scope in a project; 404 alike for a missing organization and one that is not theirs."""
-    row = session.execute(
-        select(Organization, Membership)
-        .join(Membership, Membership.organization_id == Organization.id)
-        .where(Organization.slug == org_slug, Membership.user_id == principal.user_id)
-    ).first()
-    if row is None:
-        raise NotFound(f"organization {org_slug!r} does not exist")
-    organization, membership = row
-    project = session.scalar(
-        select(Project).where(Project.organization_id == organization.id, Project.slug == project_slug)
-    )
-    if project is None:
-        raise NotFound(f"project {project_slug!r} does not exist in organization {org_slug!r}")
-    return ProjectScope(
-        principal=principal,
-        organization_id=organization.id,
-        organization_slug=organization.slug,
-        project_id=project.id,
-        project_slug=project.slug,
-        role=membership.role,
-    )
+    def projects(self, session: Session, scope: OrganizationScope) -> list[Project]:
+        return list(
+            session.scalars(
+                select(Project)
+                .where(Project.organization_id == scope.organization_id, Project.deleted_at.is_(None))
+                .order_by(Project.slug)
+            )
+        )
+
+    def create_project(
+        self, session: Session, scope: OrganizationScope, slug: str, name: str | None
+    ) -> Project:
+        if problems := slug_problems("slug", slug):
+            raise Invalid(problems)
+        message = f"a project {slug!r} exists already in {scope.organization_slug!r}; choose another slug"
+        if any(project.slug == slug for project in self.projects(session, scope)):
+            raise Conflict(message)
+        project = Project(
+            id=new_id("prj"), organization_id=scope.organization_id, slug=slug, name=name or slug
+        )
+        session.add(project)
+        audit.record(
+            session,
+            scope.principal,
+            "project.create",
+            organization_id=scope.organization_id,
+            project_id=project.id,
+            target=project.id,
+        )
+        self._commit_unique(session, message)
+        return project
+
+    def project(self, session: Session, scope: ProjectScope) -> Project:
+        project = session.get(Project, scope.project_id)
+        assert project is not None
+        return project
+
+    def rename_project(self, session: Session, scope: ProjectScope, name: str) -> Project:
+        return self._rename(session, scope, self.project(session, scope), name, "project.rename")
+
+    def delete_project(self, session: Session, scope: ProjectScope) -> Project:
+        project = self.project(session, scope)
+        self._refuse_live_buckets(session, f"project {project.slug!r}", Bucket.project_id == project.id)
+        project.deleted_at = utcnow()
+        self._revoke_tokens(session, ApiToken.project_id == project.id)
+        audit.record_in(session, scope, "project.delete", project.id)
+        session.commit()
+        return project
+
+    # --- members -----------------------------------------------------------------------------
+
+    def members(self, session: Session, scope: OrganizationScope) -> list[MemberView]:
+        statement = (
+            select(Membership, User.email)
+            .join(User, User.id == Membership.user_id)
+            .where(Membership.organization_id == scope.organization_id)
+            .order_by(User.email)
+        )
+        return [MemberView(membership, email) for membership, email in session.execute(statement)]
+
+    def member(self, session: Session, scope: OrganizationScope, member: str) -> MemberView:
+        """A member by membership id or by email, inside this organization only."""
+        key = member.strip().lower()
+        found = next(
+            (m for m in self.members(session, scope) if m.membership.id == member or m.email == key), None
+        )
+        if found is None:
+            raise NotFound(f"{member!r} is not a member of {scope.organization_slug!r}")
+        return found
+
+    def add_member(self, session: Session, scope: OrganizationScope, email: str, role: str) -> MemberView:
+        email = email.strip().lower()
+        problems = role_problems("role", role)
+        if not EMAIL.match(email):
+            problems.insert(0, FieldProblem("email", "an email address such as ada@example.com"))
+        if problems:
+            raise Invalid(problems)
+        self._check_owner_change(scope, role)
+        user = session.scalar(select(User).where(User.email == email))
+        if user is None:
+            user = User(id=new_id("usr"), email=email)
+            session.add(user)
+            session.flush()
+        elif any(m.membership.user_id == user.id for m in self.members(session, scope)):
+            raise Conflict(f"{email} is a member of {scope.organization_slug!r} already; change their role")
+        membership = Membership(
+            id=new_id("mem"), organization_id=scope.organization_id, user_id=user.id, role=role
+        )
+        session.add(membership)
+        audit.record_in(session, scope, "member.add", membership.id, f"{email} as {role}")
+        self._commit_unique(session, f"{email} is a member of {scope.organization_slug!r} already")
+        return MemberView(membership, email)
+
+    def change_role(self, session: Session, scope: OrganizationScope, member: str, role: str) -> MemberView:
+        if problems := role_problems("role", role):
+            raise Invalid(problems)
+        found = self.member(session, scope, member)
+        before = found.membership.role
+        if before == role:
+            return found
+        self._check_owner_change(scope, role, before)
+        self._lock_organization(session, scope)
+        found.membership.role = role
+        session.flush()
+        self._keep_an_owner(session, scope, "demoted")
+        audit.record_in(session, scope, "member.role_change", found.membership.id, f"{before} -> {role}")
+        session.commit()
+        return found
+
+    def remove_member(self, session: Session, scope: OrganizationScope, member: str) -> MemberView:
+        found = self.member(session, scope, member)
+        self._check_owner_change(scope, found.membership.role)
+        self._lock_organization(session, scope)
+        session.delete(found.membership)
+        session.flush()
+        self._keep_an_owner(session, scope, "removed")
+        self._revoke_tokens(
+            session,
+            ApiToken.organization_id == scope.organization_id,
+            ApiToken.user_id == found.membership.user_id,
+        )
+        audit.record_in(session, scope, "member.remove", found.membership.id, found.email)
+        session.commit()
+        return found
+
+    def _check_owner_change(self, scope: OrganizationScope, *roles: str) -> None:
+        if Role.OWNER in roles and not allows_capped(scope.role, scope.principal.role_cap, "members.owners"):
+            raise Forbidden(
+                "only an owner grants, changes or removes the owner role", permission="members.owners"
+            )
+
+    def _lock_organization(self, session: Session, scope: OrganizationScope) -> None:
+        # Two owners demoting each other at once must not leave none: PostgreSQL serializes on this row.
+        session.get(Organization, scope.organization_id, with_for_update=True)
+
+    def _keep_an_owner(self, session: Session, scope: OrganizationScope, verb: str) -> None:
+        owners = session.scalar(
+            select(func.count())
+            .select_from(Membership)
+            .where(Membership.organization_id == scope.organization_id, Membership.role == Role.OWNER)
+        )
+        if not owners:
+            session.rollback()
+            raise Conflict(f"the last owner cannot be {verb}; make another member owner first")
+
+    # --- tokens ------------------------------------------------------------------------------
+
+    def personal_tokens(self, session: Session, principal: Principal) -> list[ApiToken]:
+        return list(
+            session.scalars(
+                select(ApiToken)
+                .where(ApiToken.user_id == principal.user_id, ApiToken.kind == "personal")
+                .order_by(ApiToken.id)
+            )
+        )
+
+    def create_personal_token(
+        self,
+        session: Session,
+        principal: Principal,
+        name: str,
+        role_cap: str | None,
+        expires_in_days: int | None,
+    ) -> IssuedToken:
+        """A new token for the caller, never reaching further than the token that asks for it."""
+        if problems := role_problems("role_cap", role_cap, optional=True):
+            raise Invalid(problems)
+        if principal.role_cap is not None and (role_cap is None or not within(role_cap, principal.role_cap)):
+            raise Forbidden(
+                f"this token is capped at {principal.role_cap!r}; a token it creates needs a cap within it",
+                permission="tokens.personal",
+            )
+        issued = self._issue(session, principal.user_id, "personal", name, role_cap, expires_in_days)
+        audit.record(session, principal, "token.create", target=issued.token.id, detail=f"personal {name!r}")
+        session.commit()
+        return issued
+
+    def revoke_personal_token(self, session: Session, principal: Principal, token_id: str) -> ApiToken:
+        token = next((t for t in self.personal_tokens(session, principal) if t.id == token_id), None)
+        if token is None:
+            raise NotFound(f"token {token_id} does not exist")
+        if token.revoked_at is None:
+            token.revoked_at = utcnow()
+            audit.record(session, principal, "token.revoke", target=token.id)
+            session.commit()
+        return token
+
+    def project_tokens(
+        self, session: Session, scope: OrganizationScope, project: str | None = None
+    ) -> list[tuple[ApiToken, str]]:
+        statement = (
+            select(ApiToken, Project.slug)
+            .join(Project, Project.id == ApiToken.project_id)
+            .where(ApiToken.organization_id == scope.organization_id, ApiToken.kind == "project")
+            .order_by(ApiToken.id)
+        )
+        if project is not None:
+            statement = statement.where(Project.slug == project)
+        return [(token, slug) for token, slug in session.execute(statement)]
+
+    def create_project_token(
+        self,
+        session: Session,
+        scope: OrganizationScope,
+        project: str,
+        name: str,
+        role_cap: str,
+        expires_in_days: int | None,
+    ) -> tuple[IssuedToken, str]:
+        """A token that acts inside one project with at most ``role_cap``, which the creator must hold."""
+        problems = role_problems("role_cap", role_cap)
+        target = next((p for p in self.projects(session, scope) if p.slug == project), None)
+        if target is None:
+            problems.insert(
+                0, FieldProblem("project", f"no project {project!r} in {scope.organization_slug!r}")
+            )
+        if problems:
+            raise Invalid(problems)
+        assert target is not None
+        effective = scope.principal.role_cap or scope.role
+        if not within(role_cap, scope.role) or not within(role_cap, effective):
+            raise Forbidden(
+                f"a token capped at {role_cap!r} reaches further than your role {effective!r}",
+                permission="tokens.manage",
+            )
+        issued = self._issue(
+            session, scope.principal.user_id, "project", name, role_cap, expires_in_days, target
+        )
+        audit.record(
+            session,
+            scope.principal,
+            "token.create",
+            organization_id=scope.organization_id,
+            project_id=target.id,
+            target=issued.token.id,
+            detail=f"project token {name!r} capped at {role_cap}",
+        )
+        session.commit()
+        return issued, target.slug
+
+    def revoke_project_token(
+        self, session: Session, scope: OrganizationScope, token_id: str
+    ) -> tuple[ApiToken, str]:
+        found = next(((t, s) for t, s in self.project_tokens(session, scope) if t.id == token_id), None)
+        if found is None:
+            raise NotFound(f"token {token_id} does not exist in {scope.organization_slug!r}")
+        token, _ = found
+        if token.revoked_at is None:
+            token.revoked_at = utcnow()
+            audit.record(
+                session,
+                scope.principal,
+                "token.revoke",
+                organization_id=scope.organization_id,
+                project_id=token.project_id,
+                target=token.id,
+            )
+            session.commit()
+        return found
+
+    def _issue(
+        self,
+        session: Session,
+        user_id: str,
+        kind: str,
+        name: str,
+        role_cap: str | None,
+        expires_in_days: int | None,
+        project: Project | None = None,
+    ) -> IssuedToken:
+        secret = generate_token()
+        token = ApiToken(
+            id=new_id("tok"),
+            user_id=user_id,
+            kind=kind,
+            organization_id=project.organization_id if project else None,
+            project_id=project.id if project else None,
+            role_cap=role_cap,
+            name=name,
+            prefix=token_prefix(secret),
+            token_hash=hash_token(secret),
+            expires_at=utcnow() + timedelta(days=expires_in_days) if expires_in_days else None,
+        )
+        session.add(token)
+        return IssuedToken(token, secret)
+
+    # --- shared ------------------------------------------------------------------------------
+
+    def _live_organization(self, session: Session, slug: str) -> Organization | None:
+        return session.scalar(
+            select(Organization).where(Organization.slug == slug, Organization.deleted_at.is_(None))
+        )
+
+    def _refuse_live_buckets(self, session: Session, what: str, *where: ColumnElement[bool]) -> None:
+        live = session.scalar(
+            select(func.count()).select_from(Bucket).where(Bucket.deleted_at.is_(None), *where)
+        )
+        if live:
+            noun = "bucket" if live == 1 else "buckets"
+            raise Conflict(f"{what} still has {live} live {noun}; delete them first")
+
+    def _rename(
+        self, session: Session, scope: OrganizationScope, record: Named, name: str, action: str
+    ) -> Named:
+        before = record.name
+        record.name = name
+        audit.record_in(session, scope, action, record.id, f"{before!r} -> {name!r}")
+        session.commit()
+        return record
+
+    def _revoke_tokens(self, session: Session, *where: ColumnElement[bool]) -> None:
+        now = utcnow()
+        for token in session.scalars(select(ApiToken).where(ApiToken.revoked_at.is_(None), *where)):
+            token.revoked_at = now
+
+    def _commit_unique(self, session: Session, message: str) -> None:
+        try:
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+            raise Conflict(message) from None
 
 
 @dataclass(frozen=True)
@@ -115,12 +474,18 @@ def bootstrap(session: Session, settings: Settings) -> BootstrapResult:
     if operator is None:
         operator = User(id=new_id("usr"), email=OPERATOR_EMAIL, is_operator=True)
         session.add(operator)
-    organization = session.scalar(select(Organization).where(Organization.slug == "demo"))
+    organization = session.scalar(
+        select(Organization).where(Organization.slug == "demo", Organization.deleted_at.is_(None))
+    )
     if organization is None:
         organization = Organization(id=new_id("org"), slug="demo", name="Demo")
         session.add(organization)
     project = session.scalar(
-        select(Project).where(Project.organization_id == organization.id, Project.slug == "default")
+        select(Project).where(
+            Project.organization_id == organization.id,
+            Project.slug == "default",
+            Project.deleted_at.is_(None),
+        )
     )
     if project is None:
         project = Project(id=new_id("prj"), organization_id=organization.id, slug="default", name="Default")
@@ -156,10 +521,10 @@ def bootstrap(session: Session, settings: Settings) -> BootstrapResult:
             if token.token_hash != wanted:
                 token.revoked_at = utcnow()
         if not any(token.token_hash == wanted for token in live):
-            _add_token(session, operator.id, settings.bootstrap_token.get_secret_value())
+            _add_bootstrap_token(session, operator.id, settings.bootstrap_token.get_secret_value())
     elif not live:
         generated = generate_token()
-        _add_token(session, operator.id, generated)
+        _add_bootstrap_token(session, operator.id, generated)
         token_file = settings.data_dir / BOOTSTRAP_TOKEN_FILE
         write_private(token_file, (generated + "\n").encode())
     else:
@@ -168,13 +533,29 @@ def bootstrap(session: Session, settings: Settings) -> BootstrapResult:
     return BootstrapResult(organization.slug, project.slug, generated, token_file)
 
 
-def _add_token(session: Session, user_id: str, token: str) -> None:
+def _add_bootstrap_token(session: Session, user_id: str, token: str) -> None:
     session.add(
         ApiToken(
             id=new_id("tok"),
             user_id=user_id,
+            kind="personal",
             name=BOOTSTRAP_TOKEN_NAME,
-            prefix=token[: len(TOKEN_PREFIX) + 4],
+            prefix=token_prefix(token),
             token_hash=hash_token(token),
         )
     )
+
+
+def issue_user_token(session: Session, email: str, name: str, expires_in_days: int | None) -> IssuedToken:
+    """An installation-side way in for a user who has no token yet (``loopback admin token``)."""
+    email = email.strip().lower()
+    if not EMAIL.match(email):
+        raise Invalid.field("email", "an email address such as ada@example.com")
+    user = session.scalar(select(User).where(User.email == email))
+    if user is None:
+        user = User(id=new_id("usr"), email=email)
+        session.add(user)
+        session.flush()
+    issued = TenancyService()._issue(session, user.id, "personal", name, None, expires_in_days)
+    session.commit()
+    return issued

@@ -1,0 +1,227 @@
+"""Who is calling and what they may reach: token authentication, scopes, failed-attempt limits.
+
+Every tenant query filters by the ``organization_id`` (and ``project_id``) resolved here, so an
+identifier in a path never reaches another tenant's rows. Anything outside the caller's reach
+answers 404 whether or not it exists; a role too small answers 403 naming the permission.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import secrets
+import threading
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from loopback.kit.clock import utcnow
+from loopback.kit.errors import Forbidden, NotFound, TooManyRequests, Unauthorized
+from loopback.tenancy.models import ApiToken, Membership, Organization, Project, User
+from loopback.tenancy.permissions import Permission, Role, Scope, allows, allows_capped
+
+TOKEN_PREFIX = "lbk_"
+LAST_USED_GRANULARITY_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller: the user behind the token, the token, and the request it arrived with."""
+
+    user_id: str
+    email: str
+    token_id: str
+    is_operator: bool
+    token_kind: str = "personal"
+    role_cap: str | None = None
+    token_organization_id: str | None = None
+    token_project_id: str | None = None
+    request_id: str | None = None
+    client_address: str | None = None
+
+    @property
+    def is_project_token(self) -> bool:
+        return self.token_kind == "project"
+
+
+@dataclass(frozen=True)
+class OrganizationScope:
+    """An organization the caller belongs to, with the caller's role there (already capped)."""
+
+    principal: Principal
+    organization_id: str
+    organization_slug: str
+    role: str
+
+
+@dataclass(frozen=True)
+class ProjectScope(OrganizationScope):
+    """A project inside an organization scope."""
+
+    project_id: str
+    project_slug: str
+
+
+def generate_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_token(token: str) -> str:
+    # Tokens carry 256 random bits, so a fast hash is enough: there is nothing to brute-force.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def token_prefix(token: str) -> str:
+    return token[: len(TOKEN_PREFIX) + 6]
+
+
+def authenticate(
+    session: Session, token: str, request_id: str | None = None, client_address: str | None = None
+) -> Principal:
+    """The principal for a bearer token, or 401 for one that is unknown, revoked or expired."""
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
+    now = utcnow()
+    if row is None or row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
+        raise Unauthorized("the token is unknown, revoked or expired")
+    user = session.get(User, row.user_id)
+    if user is None:
+        raise Unauthorized("the token is unknown, revoked or expired")
+    if row.last_used_at is None or (now - row.last_used_at).total_seconds() > LAST_USED_GRANULARITY_SECONDS:
+        row.last_used_at = now
+        session.commit()
+    return Principal(
+        user_id=user.id,
+        email=user.email,
+        token_id=row.id,
+        is_operator=user.is_operator,
+        token_kind=row.kind,
+        role_cap=row.role_cap,
+        token_organization_id=row.organization_id,
+        token_project_id=row.project_id,
+        request_id=request_id,
+        client_address=client_address,
+    )
+
+
+def _refuse(entry: Permission, role: str) -> Forbidden:
+    return Forbidden(f"role {role!r} does not grant {entry.name!r}", permission=entry.name)
+
+
+def check_user(principal: Principal, entry: Permission) -> None:
+    """User-scope permissions act on the caller's own account: a project token has none."""
+    if entry.scope is Scope.USER and principal.is_project_token:
+        raise Forbidden(
+            f"a project token acts inside its project only; {entry.name!r} needs a personal token",
+            permission=entry.name,
+        )
+
+
+def check_operator(principal: Principal, entry: Permission) -> None:
+    """Installation permissions need the operator's own uncapped personal token."""
+    if not principal.is_operator or principal.is_project_token or principal.role_cap is not None:
+        raise Forbidden(f"{entry.name!r} is for the installation's operator", permission=entry.name)
+    if not allows(Role.OPERATOR, entry.name):
+        raise _refuse(entry, Role.OPERATOR)
+
+
+def organization_scope(
+    session: Session, principal: Principal, org_slug: str, entry: Permission
+) -> OrganizationScope:
+    """The caller's scope in an organization, checked against ``entry``; 404 when it is not theirs."""
+    organization = session.scalar(
+        select(Organization).where(Organization.slug == org_slug, Organization.deleted_at.is_(None))
+    )
+    if organization is None:
+        raise NotFound(f"organization {org_slug!r} does not exist")
+    if principal.is_project_token:
+        if principal.token_organization_id != organization.id:
+            raise NotFound(f"organization {org_slug!r} does not exist")
+        if entry.scope is Scope.ORGANIZATION:
+            raise Forbidden(
+                f"a project token acts inside its project only; {entry.name!r} is an organization permission",
+                permission=entry.name,
+            )
+        role = principal.role_cap or Role.VIEWER
+        cap = None
+    else:
+        membership = session.scalar(
+            select(Membership).where(
+                Membership.organization_id == organization.id, Membership.user_id == principal.user_id
+            )
+        )
+        if membership is None:
+            raise NotFound(f"organization {org_slug!r} does not exist")
+        role, cap = membership.role, principal.role_cap
+    if not allows(role, entry.name):
+        raise _refuse(entry, role)
+    if not allows_capped(role, cap, entry.name):
+        raise Forbidden(
+            f"this token is capped at {cap!r}, which does not grant {entry.name!r}", permission=entry.name
+        )
+    return OrganizationScope(principal, organization.id, organization.slug, role)
+
+
+def project_scope(
+    session: Session, principal: Principal, org_slug: str, project_slug: str, entry: Permission
+) -> ProjectScope:
+    """The caller's scope in a project; 404 alike for a missing project and one out of reach."""
+    organization = organization_scope(session, principal, org_slug, entry)
+    project = session.scalar(
+        select(Project).where(
+            Project.organization_id == organization.organization_id,
+            Project.slug == project_slug,
+            Project.deleted_at.is_(None),
+        )
+    )
+    if project is None or (principal.is_project_token and principal.token_project_id != project.id):
+        raise NotFound(f"project {project_slug!r} does not exist in organization {org_slug!r}")
+    return ProjectScope(
+        principal=principal,
+        organization_id=organization.organization_id,
+        organization_slug=organization.organization_slug,
+        role=organization.role,
+        project_id=project.id,
+        project_slug=project.slug,
+    )
+
+
+class FailedAuthLimiter:
+    """At most ``limit`` failed authentications per client address in a sliding minute.
+
+    Kept in the process: each API replica counts its own, so N replicas admit up to N times the
+    limit, which still stops guessing (tokens carry 256 random bits) from flooding the database.
+    """
+
+    WINDOW_SECONDS = 60.0
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._failures: defaultdict[str, deque[float]] = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    def _trim(self, address: str, now: float) -> deque[float]:
+        failures = self._failures[address]
+        while failures and failures[0] <= now - self.WINDOW_SECONDS:
+            failures.popleft()
+        if not failures:
+            del self._failures[address]
+        return failures
+
+    def check(self, address: str) -> None:
+        """Raise 429 with ``Retry-After`` while ``address`` has used up its failures."""
+        now = time.monotonic()
+        with self._lock:
+            failures = self._trim(address, now)
+            if len(failures) >= self.limit:
+                wait = math.ceil(failures[0] + self.WINDOW_SECONDS - now)
+                raise TooManyRequests(
+                    f"too many failed authentications from {address}; try again in {wait} s",
+                    retry_after=max(wait, 1),
+                )
+
+    def failed(self, address: str) -> None:
+        with self._lock:
+            self._failures[address].append(time.monotonic())

@@ -1,0 +1,97 @@
+"""The audit log: what changed, who did it with which token, and whether it was allowed.
+
+Services call ``record`` before they commit, so an event exists exactly when its change does.
+Refusals are recorded by the permission check in a transaction of their own.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from loopback.kit.ids import new_id
+from loopback.tenancy.access import OrganizationScope, Principal, ProjectScope
+from loopback.tenancy.models import AuditEvent, Project
+
+SUCCEEDED = "succeeded"
+DENIED = "denied"
+
+
+def record(
+    session: Session,
+    principal: Principal,
+    action: str,
+    *,
+    organization_id: str | None = None,
+    project_id: str | None = None,
+    target: str | None = None,
+    outcome: str = SUCCEEDED,
+    detail: str | None = None,
+) -> AuditEvent:
+    """Add an event to the session; it is written when the caller's change commits."""
+    event = AuditEvent(
+        id=new_id("aud"),
+        organization_id=organization_id,
+        project_id=project_id,
+        actor_user_id=principal.user_id,
+        actor_email=principal.email,
+        token_id=principal.token_id,
+        action=action,
+        target=target,
+        outcome=outcome,
+        detail=detail,
+        request_id=principal.request_id,
+        client_address=principal.client_address,
+    )
+    session.add(event)
+    return event
+
+
+def record_in(
+    session: Session,
+    scope: OrganizationScope,
+    action: str,
+    target: str | None = None,
+    detail: str | None = None,
+) -> AuditEvent:
+    """``record`` for a change inside an organization or project scope."""
+    return record(
+        session,
+        scope.principal,
+        action,
+        organization_id=scope.organization_id,
+        project_id=scope.project_id if isinstance(scope, ProjectScope) else None,
+        target=target,
+        detail=detail,
+    )
+
+
+def page(
+    session: Session,
+    organization_id: str,
+    limit: int,
+    cursor: str | None = None,
+    action: str | None = None,
+    project: str | None = None,
+    outcome: str | None = None,
+) -> tuple[list[AuditEvent], str | None]:
+    """One page of an organization's events, newest first; the cursor is the last id of a page."""
+    statement = select(AuditEvent).where(AuditEvent.organization_id == organization_id)
+    if cursor:
+        statement = statement.where(AuditEvent.id < cursor)
+    if action:
+        statement = statement.where(AuditEvent.action == action)
+    if project:  # a slug (of a live or deleted project) or an id, inside this organization only
+        statement = statement.where(
+            AuditEvent.project_id.in_(
+                select(Project.id).where(
+                    Project.organization_id == organization_id,
+                    or_(Project.slug == project, Project.id == project),
+                )
+            )
+        )
+    if outcome:
+        statement = statement.where(AuditEvent.outcome == outcome)
+    events = list(session.scalars(statement.order_by(AuditEvent.id.desc()).limit(limit + 1)))
+    next_cursor = events[limit - 1].id if len(events) > limit else None
+    return events[:limit], next_cursor

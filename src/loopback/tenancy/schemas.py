@@ -1,0 +1,188 @@
+"""Tenancy shapes of API v3: organizations, projects, members, tokens and audit events."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from loopback.tenancy.models import ApiToken, AuditEvent, Organization, Project
+from loopback.tenancy.service import MemberView
+
+SLUG_FIELD = Field(max_length=63, description="lowercase letters, digits and hyphens; used in paths")
+NAME_FIELD = Field(default=None, min_length=1, max_length=200, description="display name")
+ROLE_DESCRIPTION = "owner, admin, member, viewer or billing"
+
+
+class OrganizationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    slug: str = SLUG_FIELD
+    name: str | None = NAME_FIELD
+
+
+class Rename(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200, description="the new display name")
+
+
+class OrganizationOut(BaseModel):
+    id: str
+    slug: str
+    name: str
+    role: str = Field(description="your role in it")
+    created_at: datetime
+    deleted_at: datetime | None = None
+
+    @classmethod
+    def of(cls, organization: Organization, role: str) -> OrganizationOut:
+        return cls(
+            id=organization.id,
+            slug=organization.slug,
+            name=organization.name,
+            role=role,
+            created_at=organization.created_at,
+            deleted_at=organization.deleted_at,
+        )
+
+
+class OrganizationList(BaseModel):
+    organizations: list[OrganizationOut]
+
+
+class UserOut(BaseModel):
+    id: str
+    email: str
+    operator: bool
+    token_id: str
+    token_kind: str
+    role_cap: str | None
+    organizations: list[OrganizationOut]
+
+
+class ProjectCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    slug: str = SLUG_FIELD
+    name: str | None = NAME_FIELD
+
+
+class ProjectOut(BaseModel):
+    id: str
+    slug: str
+    name: str
+    organization: str
+    created_at: datetime
+    deleted_at: datetime | None = None
+
+    @classmethod
+    def of(cls, project: Project, organization: str) -> ProjectOut:
+        return cls(
+            id=project.id,
+            slug=project.slug,
+            name=project.name,
+            organization=organization,
+            created_at=project.created_at,
+            deleted_at=project.deleted_at,
+        )
+
+
+class ProjectList(BaseModel):
+    projects: list[ProjectOut]
+
+
+class MemberAdd(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    email: str = Field(max_length=320)
+    role: str = Field(max_length=20, description=ROLE_DESCRIPTION)
+
+
+class RoleChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    role: str = Field(max_length=20, description=ROLE_DESCRIPTION)
+
+
+class MemberOut(BaseModel):
+    id: str = Field(description="the membership id; the email works in paths too")
+    user_id: str
+    email: str
+    role: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, view: MemberView) -> MemberOut:
+        m = view.membership
+        return cls(id=m.id, user_id=m.user_id, email=view.email, role=m.role, created_at=m.created_at)
+
+
+class MemberList(BaseModel):
+    members: list[MemberOut]
+
+
+class PersonalTokenCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+    role_cap: str | None = Field(
+        default=None, max_length=20, description="at most this role; " + ROLE_DESCRIPTION
+    )
+    expires_in_days: int | None = Field(default=None, ge=1, le=3650, description="none: until revoked")
+
+
+class ProjectTokenCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+    project: str = Field(max_length=63, description="the project slug the token acts in")
+    role_cap: str = Field(max_length=20, description="the token's role in that project; " + ROLE_DESCRIPTION)
+    expires_in_days: int | None = Field(default=None, ge=1, le=3650, description="none: until revoked")
+
+
+class TokenOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    name: str
+    kind: str = Field(description="personal or project")
+    prefix: str = Field(description="the first characters, to tell tokens apart")
+    project: str | None = None
+    role_cap: str | None
+    created_at: datetime
+    last_used_at: datetime | None
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+    @classmethod
+    def of(cls, token: ApiToken, project: str | None = None) -> TokenOut:
+        return cls.model_validate(token).model_copy(update={"project": project})
+
+
+class IssuedTokenOut(TokenOut):
+    token: str = Field(description="shown in this response only; store it now")
+
+
+class TokenList(BaseModel):
+    tokens: list[TokenOut]
+
+
+class AuditEventOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    occurred_at: datetime
+    actor_email: str | None = Field(description="the email of the user who acted")
+    actor_user_id: str | None
+    token_id: str | None
+    organization_id: str | None
+    project_id: str | None
+    action: str
+    target: str | None
+    outcome: str = Field(description="succeeded or denied")
+    detail: str | None
+    request_id: str | None
+    client_address: str | None
+
+    @classmethod
+    def of(cls, event: AuditEvent) -> AuditEventOut:
+        return cls.model_validate(event)
+
+
+class AuditEventList(BaseModel):
+    events: list[AuditEventOut]
+    next_cursor: str | None
