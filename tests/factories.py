@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import secrets
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from loopback.kit.ids import new_id
+from loopback.runtime import Runtime
 from loopback.tenancy.access import generate_token, hash_token
 from loopback.tenancy.models import ApiToken, Membership, Organization, Project, User
 
@@ -35,3 +37,16 @@ def member_token(session: Session, org: Organization, role: str) -> str:
     )
     session.commit()
     return token
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def member_of(runtime: Runtime, role: str, slug: str = "demo") -> dict[str, str]:
+    """Headers of a new user with ``role`` in organization ``slug``."""
+    with runtime.db.session() as session:
+        org = session.scalars(
+            select(Organization).where(Organization.slug == slug, Organization.deleted_at.is_(None))
+        ).one()
+        return bearer(member_token(session, org, role))

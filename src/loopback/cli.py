@@ -1,4 +1,4 @@
-"""The ``loopback`` command: run the control plane, its workers and its migrations."""
+"""The ``loopback`` command: run the control plane, its workers and its migrations, and call its API."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import typer
 
 import loopback
 from loopback.kit.settings import Settings
+from loopback.tenancy import cli as tenancy_cli
 
 app = typer.Typer(
     name="loopback",
@@ -31,13 +32,13 @@ def _settings(host: str | None = None, port: int | None = None, data_dir: Path |
 @app.command()
 def serve(
     host: Annotated[
-        str | None, typer.Option(help="address to listen on [env LOOPBACK_HOST, default 127.0.0.1]")
+        str | None, typer.Option(help="address to listen on (env LOOPBACK_HOST, default 127.0.0.1)")
     ] = None,
     port: Annotated[
-        int | None, typer.Option(help="port; 0 picks a free one [env LOOPBACK_PORT, default 8080]")
+        int | None, typer.Option(help="port; 0 picks a free one (env LOOPBACK_PORT, default 8080)")
     ] = None,
     data_dir: Annotated[
-        Path | None, typer.Option(help="data directory [env LOOPBACK_DATA_DIR, default ./.loopback]")
+        Path | None, typer.Option(help="data directory (env LOOPBACK_DATA_DIR, default ./.loopback)")
     ] = None,
 ) -> None:
     """Run the API, the automation worker and the embedded SeaweedFS until Ctrl-C or SIGTERM."""
@@ -124,3 +125,6 @@ def admin_token(
 def version() -> None:
     """Print the version."""
     typer.echo(loopback.__version__)
+
+
+tenancy_cli.register(app)

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from loopback.kit.clock import utcnow
+from loopback.kit.db import Database
 from loopback.kit.errors import Forbidden, NotFound, TooManyRequests, Unauthorized
 from loopback.tenancy.models import ApiToken, Membership, Organization, Project, User
 from loopback.tenancy.permissions import Permission, Role, Scope, allows, allows_capped
@@ -49,7 +50,10 @@ class Principal:
 
 @dataclass(frozen=True)
 class OrganizationScope:
-    """An organization the caller belongs to, with the caller's role there (already capped)."""
+    """An organization the caller belongs to, with the role of the token's user there.
+
+    The token's cap (``principal.role_cap``) narrows that role; both were checked for the permission.
+    """
 
     principal: Principal
     organization_id: str
@@ -106,6 +110,20 @@ def authenticate(
     )
 
 
+def token_authenticates(database: Database, authorization: str) -> bool:
+    """Whether an ``Authorization`` header still carries a live token (for replaying answers)."""
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return False
+    with database.session() as session:
+        row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token.strip())))
+        return (
+            row is not None
+            and row.revoked_at is None
+            and (row.expires_at is None or row.expires_at > utcnow())
+        )
+
+
 def _refuse(entry: Permission, role: str) -> Forbidden:
     return Forbidden(f"role {role!r} does not grant {entry.name!r}", permission=entry.name)
 
@@ -127,62 +145,80 @@ def check_operator(principal: Principal, entry: Permission) -> None:
         raise _refuse(entry, Role.OPERATOR)
 
 
-def organization_scope(
-    session: Session, principal: Principal, org_slug: str, entry: Permission
-) -> OrganizationScope:
-    """The caller's scope in an organization, checked against ``entry``; 404 when it is not theirs."""
+def _reach(session: Session, principal: Principal, org_slug: str) -> tuple[Organization, str, str | None]:
+    """The organization of the path, the role of the token's user there and the token's cap.
+
+    404 when the organization is not the caller's: missing, deleted, not a member, or another
+    organization than a project token's. A project token acts with its cap and never above its
+    user's current role, so demoting or removing the user who made it narrows or stops it at once.
+    """
     organization = session.scalar(
         select(Organization).where(Organization.slug == org_slug, Organization.deleted_at.is_(None))
     )
-    if organization is None:
+    if organization is None or (
+        principal.is_project_token and principal.token_organization_id != organization.id
+    ):
         raise NotFound(f"organization {org_slug!r} does not exist")
-    if principal.is_project_token:
-        if principal.token_organization_id != organization.id:
-            raise NotFound(f"organization {org_slug!r} does not exist")
-        if entry.scope is Scope.ORGANIZATION:
-            raise Forbidden(
-                f"a project token acts inside its project only; {entry.name!r} is an organization permission",
-                permission=entry.name,
-            )
-        role = principal.role_cap or Role.VIEWER
-        cap = None
-    else:
-        membership = session.scalar(
-            select(Membership).where(
-                Membership.organization_id == organization.id, Membership.user_id == principal.user_id
-            )
+    membership = session.scalar(
+        select(Membership).where(
+            Membership.organization_id == organization.id, Membership.user_id == principal.user_id
         )
-        if membership is None:
-            raise NotFound(f"organization {org_slug!r} does not exist")
-        role, cap = membership.role, principal.role_cap
+    )
+    if membership is None:
+        raise NotFound(f"organization {org_slug!r} does not exist")
+    cap = principal.role_cap
+    if principal.is_project_token and cap is None:
+        cap = Role.VIEWER
+    return organization, membership.role, cap
+
+
+def _admit(entry: Permission, role: str, cap: str | None) -> None:
     if not allows(role, entry.name):
         raise _refuse(entry, role)
     if not allows_capped(role, cap, entry.name):
         raise Forbidden(
             f"this token is capped at {cap!r}, which does not grant {entry.name!r}", permission=entry.name
         )
+
+
+def organization_scope(
+    session: Session, principal: Principal, org_slug: str, entry: Permission
+) -> OrganizationScope:
+    """The caller's scope in an organization, checked against ``entry``; 404 when it is not theirs."""
+    organization, role, cap = _reach(session, principal, org_slug)
+    if principal.is_project_token and entry.scope is Scope.ORGANIZATION:
+        raise Forbidden(
+            f"a project token acts inside its project only; {entry.name!r} is an organization permission",
+            permission=entry.name,
+        )
+    _admit(entry, role, cap)
     return OrganizationScope(principal, organization.id, organization.slug, role)
 
 
 def project_scope(
     session: Session, principal: Principal, org_slug: str, project_slug: str, entry: Permission
 ) -> ProjectScope:
-    """The caller's scope in a project; 404 alike for a missing project and one out of reach."""
-    organization = organization_scope(session, principal, org_slug, entry)
+    """The caller's scope in a project; 404 alike for a missing project and one out of reach.
+
+    The project is resolved before the role is checked, so a project token answers 404 for every
+    other project whatever its cap, as the permission table says.
+    """
+    organization, role, cap = _reach(session, principal, org_slug)
     project = session.scalar(
         select(Project).where(
-            Project.organization_id == organization.organization_id,
+            Project.organization_id == organization.id,
             Project.slug == project_slug,
             Project.deleted_at.is_(None),
         )
     )
     if project is None or (principal.is_project_token and principal.token_project_id != project.id):
         raise NotFound(f"project {project_slug!r} does not exist in organization {org_slug!r}")
+    _admit(entry, role, cap)
     return ProjectScope(
         principal=principal,
-        organization_id=organization.organization_id,
-        organization_slug=organization.organization_slug,
-        role=organization.role,
+        organization_id=organization.id,
+        organization_slug=organization.slug,
+        role=role,
         project_id=project.id,
         project_slug=project.slug,
     )

@@ -1,7 +1,8 @@
 """The audit log: what changed, who did it with which token, and whether it was allowed.
 
 Services call ``record`` before they commit, so an event exists exactly when its change does.
-Refusals are recorded by the permission check in a transaction of their own.
+Refusals are recorded in a transaction of their own: by the permission check, or by the service
+when it refuses beyond the table (an owner role, a token's cap).
 """
 
 from __future__ import annotations

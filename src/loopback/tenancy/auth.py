@@ -31,7 +31,7 @@ from loopback.tenancy.access import (
     organization_scope,
     project_scope,
 )
-from loopback.tenancy.models import Organization
+from loopback.tenancy.models import Organization, Project
 from loopback.tenancy.permissions import Permission, Scope, permission
 
 bearer = HTTPBearer(auto_error=False, description="an API token: `Authorization: Bearer lbk_…`")
@@ -80,7 +80,12 @@ CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
 def _record_refusal(
-    request: Request, principal: Principal, entry: Permission, error: Forbidden, org_slug: str | None
+    request: Request,
+    principal: Principal,
+    entry: Permission,
+    error: Forbidden,
+    org_slug: str | None,
+    project_slug: str | None = None,
 ) -> None:
     """A refused change is worth an audit event of its own; refused reads are not recorded."""
     if request.method in SAFE_METHODS:
@@ -94,11 +99,21 @@ def _record_refusal(
                     Organization.slug == org_slug, Organization.deleted_at.is_(None)
                 )
             )
+        project_id = None
+        if organization_id is not None and project_slug is not None:
+            project_id = session.scalar(
+                select(Project.id).where(
+                    Project.organization_id == organization_id,
+                    Project.slug == project_slug,
+                    Project.deleted_at.is_(None),
+                )
+            )
         audit.record(
             session,
             principal,
             entry.name,
             organization_id=organization_id,
+            project_id=project_id,
             target=request.url.path,
             outcome=audit.DENIED,
             detail=error.detail,
@@ -142,7 +157,7 @@ def requires(name: str) -> Callable[..., Any]:
         try:
             return project_scope(session, principal, org, project, entry)
         except Forbidden as error:
-            _record_refusal(request, principal, entry, error, org)
+            _record_refusal(request, principal, entry, error, org, project)
             raise
 
     by_scope: dict[Scope, Callable[..., Any]] = {

@@ -62,6 +62,36 @@ def role_problems(field: str, role: str | None, *, optional: bool = False) -> li
     return [FieldProblem(field, "one of " + ", ".join(r.value for r in TENANT_ROLES))]
 
 
+def _denied(
+    session: Session,
+    principal: Principal,
+    permission: str,
+    detail: str,
+    *,
+    organization_id: str | None = None,
+    project_id: str | None = None,
+    target: str | None = None,
+) -> Forbidden:
+    """A refusal the service decides (beyond the permission table), recorded as a ``denied`` event.
+
+    Nothing of the refused change is pending when this is called; the event commits on its own,
+    as the permission check records its refusals, and the caller raises the returned error.
+    """
+    session.rollback()
+    audit.record(
+        session,
+        principal,
+        permission,
+        organization_id=organization_id,
+        project_id=project_id,
+        target=target,
+        outcome=audit.DENIED,
+        detail=detail,
+    )
+    session.commit()
+    return Forbidden(detail, permission=permission)
+
+
 @dataclass(frozen=True)
 class MemberView:
     membership: Membership
@@ -212,7 +242,7 @@ class TenancyService:
             problems.insert(0, FieldProblem("email", "an email address such as ada@example.com"))
         if problems:
             raise Invalid(problems)
-        self._check_owner_change(scope, role)
+        self._check_owner_change(session, scope, email, role)
         user = session.scalar(select(User).where(User.email == email))
         if user is None:
             user = User(id=new_id("usr"), email=email)
@@ -235,7 +265,7 @@ class TenancyService:
         before = found.membership.role
         if before == role:
             return found
-        self._check_owner_change(scope, role, before)
+        self._check_owner_change(session, scope, found.membership.id, role, before)
         self._lock_organization(session, scope)
         found.membership.role = role
         session.flush()
@@ -246,7 +276,7 @@ class TenancyService:
 
     def remove_member(self, session: Session, scope: OrganizationScope, member: str) -> MemberView:
         found = self.member(session, scope, member)
-        self._check_owner_change(scope, found.membership.role)
+        self._check_owner_change(session, scope, found.membership.id, found.membership.role)
         self._lock_organization(session, scope)
         session.delete(found.membership)
         session.flush()
@@ -260,10 +290,17 @@ class TenancyService:
         session.commit()
         return found
 
-    def _check_owner_change(self, scope: OrganizationScope, *roles: str) -> None:
+    def _check_owner_change(
+        self, session: Session, scope: OrganizationScope, target: str, *roles: str
+    ) -> None:
         if Role.OWNER in roles and not allows_capped(scope.role, scope.principal.role_cap, "members.owners"):
-            raise Forbidden(
-                "only an owner grants, changes or removes the owner role", permission="members.owners"
+            raise _denied(
+                session,
+                scope.principal,
+                "members.owners",
+                "only an owner grants, changes or removes the owner role",
+                organization_id=scope.organization_id,
+                target=target,
             )
 
     def _lock_organization(self, session: Session, scope: OrganizationScope) -> None:
@@ -303,9 +340,12 @@ class TenancyService:
         if problems := role_problems("role_cap", role_cap, optional=True):
             raise Invalid(problems)
         if principal.role_cap is not None and (role_cap is None or not within(role_cap, principal.role_cap)):
-            raise Forbidden(
+            raise _denied(
+                session,
+                principal,
+                "tokens.personal",
                 f"this token is capped at {principal.role_cap!r}; a token it creates needs a cap within it",
-                permission="tokens.personal",
+                target=f"personal token {name!r}",
             )
         issued = self._issue(session, principal.user_id, "personal", name, role_cap, expires_in_days)
         audit.record(session, principal, "token.create", target=issued.token.id, detail=f"personal {name!r}")
@@ -331,8 +371,8 @@ class TenancyService:
             .where(ApiToken.organization_id == scope.organization_id, ApiToken.kind == "project")
             .order_by(ApiToken.id)
         )
-        if project is not None:
-            statement = statement.where(Project.slug == project)
+        if project is not None:  # a live project's tokens; a slug reused later is another project
+            statement = statement.where(Project.slug == project, Project.deleted_at.is_(None))
         return [(token, slug) for token, slug in session.execute(statement)]
 
     def create_project_token(
@@ -356,9 +396,14 @@ class TenancyService:
         assert target is not None
         effective = scope.principal.role_cap or scope.role
         if not within(role_cap, scope.role) or not within(role_cap, effective):
-            raise Forbidden(
+            raise _denied(
+                session,
+                scope.principal,
+                "tokens.manage",
                 f"a token capped at {role_cap!r} reaches further than your role {effective!r}",
-                permission="tokens.manage",
+                organization_id=scope.organization_id,
+                project_id=target.id,
+                target=f"project token {name!r}",
             )
         issued = self._issue(
             session, scope.principal.user_id, "project", name, role_cap, expires_in_days, target
