@@ -14,12 +14,14 @@ from starlette.routing import BaseRoute
 import loopback
 from loopback.buckets.routes import router as buckets_router
 from loopback.buckets.routes import usage_router
+from loopback.buckets.v2 import router as v2_buckets_router
 from loopback.credentials.routes import router as credentials_router
 from loopback.kit.errors import install_problem_handlers
+from loopback.kit.idempotency import IdempotencyMiddleware
 from loopback.kit.requests import RequestIdMiddleware
 from loopback.providers.routes import router as providers_router
 from loopback.runtime import Runtime
-from loopback.tenancy.access import FailedAuthLimiter
+from loopback.tenancy.access import FailedAuthLimiter, token_authenticates
 from loopback.tenancy.auth import PERMISSION_OF
 from loopback.tenancy.routes import router as tenancy_router
 
@@ -35,9 +37,23 @@ def create_app(runtime: Runtime, extra_checks: Mapping[str, ReadinessCheck] | No
     )
     app.state.runtime = runtime
     app.state.auth_limiter = FailedAuthLimiter(runtime.settings.auth_failures_per_minute)
+    app.add_middleware(
+        IdempotencyMiddleware,
+        database=runtime.db,
+        cipher=runtime.secrets,
+        authenticates=lambda authorization: token_authenticates(runtime.db, authorization),
+    )
     app.add_middleware(RequestIdMiddleware)
     install_problem_handlers(app)
-    for router in (tenancy_router, providers_router, buckets_router, usage_router, credentials_router):
+    routers = (
+        tenancy_router,
+        providers_router,
+        buckets_router,
+        usage_router,
+        credentials_router,
+        v2_buckets_router,
+    )
+    for router in routers:
         label_permissions(router.routes)
         app.include_router(router)
 

@@ -10,12 +10,13 @@ import pytest
 from botocore.exceptions import ClientError
 
 from loopback.kit.ports import free_ports
-from loopback.providers.base import ProviderError, RegionSpec
+from loopback.providers.base import Placement, ProviderError, RegionSpec
 from loopback.providers.s3 import S3Provider, S3ProviderConfig
 from loopback.providers.seaweedfs import EmbeddedSeaweedFS
 from tests.conftest import unique_bucket_name, wait_for
 
 REGION = "local-1"
+TENANT = Placement("org_test", "prj_test")
 
 
 def adapter_for(endpoint: str, access_key: str, secret: str) -> S3Provider:
@@ -41,7 +42,7 @@ def adapter(seaweedfs: EmbeddedSeaweedFS) -> S3Provider:
 @pytest.fixture
 def bucket(adapter: S3Provider) -> Iterator[str]:
     name = unique_bucket_name("adapter")
-    adapter.create_bucket(name, REGION)
+    adapter.create_bucket(name, REGION, TENANT)
     return name
 
 
@@ -56,31 +57,31 @@ def client_with(seaweedfs: EmbeddedSeaweedFS, key: str, secret: str) -> Any:
 
 
 def test_creating_twice_is_success_and_exists(adapter: S3Provider, bucket: str) -> None:
-    adapter.create_bucket(bucket, REGION)  # BucketAlreadyOwnedByYou
-    assert adapter.bucket_exists(bucket, REGION)
-    assert not adapter.bucket_exists(unique_bucket_name("missing"), REGION)
+    adapter.create_bucket(bucket, REGION, TENANT)  # BucketAlreadyOwnedByYou
+    assert adapter.bucket_exists(bucket, REGION, TENANT)
+    assert not adapter.bucket_exists(unique_bucket_name("missing"), REGION, TENANT)
 
 
 def test_a_bucket_with_objects_is_not_deleted(adapter: S3Provider, bucket: str, operator_s3: Any) -> None:
     operator_s3.put_object(Bucket=bucket, Key="k", Body=b"v")
-    assert adapter.object_count_hint(bucket, REGION, 10) == 1
+    assert adapter.object_count_hint(bucket, REGION, 10, TENANT) == 1
     with pytest.raises(ProviderError) as refused:
-        adapter.delete_bucket(bucket, REGION)
+        adapter.delete_bucket(bucket, REGION, TENANT)
     assert refused.value.code == "BucketNotEmpty"
     assert not refused.value.transient
     operator_s3.delete_object(Bucket=bucket, Key="k")
-    adapter.delete_bucket(bucket, REGION)
-    adapter.delete_bucket(bucket, REGION)  # already gone is success
-    assert not adapter.bucket_exists(bucket, REGION)
-    assert adapter.object_count_hint(bucket, REGION, 10) == 0
+    adapter.delete_bucket(bucket, REGION, TENANT)
+    adapter.delete_bucket(bucket, REGION, TENANT)  # already gone is success
+    assert not adapter.bucket_exists(bucket, REGION, TENANT)
+    assert adapter.object_count_hint(bucket, REGION, 10, TENANT) == 0
 
 
 def test_an_issued_key_reaches_its_bucket_only_until_revoked(
     adapter: S3Provider, bucket: str, seaweedfs: EmbeddedSeaweedFS
 ) -> None:
     other = unique_bucket_name("adapter-other")
-    adapter.create_bucket(other, REGION)
-    issued = adapter.issue_credential(bucket, REGION, f"lb-test-{bucket}")
+    adapter.create_bucket(other, REGION, TENANT)
+    issued = adapter.issue_credential(bucket, REGION, f"lb-test-{bucket}", TENANT)
     assert issued.secret_access_key not in repr(issued)
     s3 = client_with(seaweedfs, issued.access_key_id, issued.secret_access_key)
     s3.put_object(Bucket=bucket, Key="mine", Body=b"ok")
@@ -90,8 +91,8 @@ def test_an_issued_key_reaches_its_bucket_only_until_revoked(
     with pytest.raises(ClientError):
         s3.list_objects_v2(Bucket=other)
 
-    adapter.revoke_credential(REGION, issued.provider_user)
-    adapter.revoke_credential(REGION, issued.provider_user)  # already gone is success
+    adapter.revoke_credential(REGION, issued.provider_user, TENANT)
+    adapter.revoke_credential(REGION, issued.provider_user, TENANT)  # already gone is success
 
     def refused() -> bool:
         try:
@@ -108,7 +109,7 @@ def test_usage_counts_objects_and_bytes_across_pages(
 ) -> None:
     for index in range(1005):  # more than one page of 1000
         operator_s3.put_object(Bucket=bucket, Key=f"obj-{index:04d}", Body=b"z" * (index % 7))
-    usage = adapter.read_usage(bucket, REGION)
+    usage = adapter.read_usage(bucket, REGION, TENANT)
     assert usage.object_count == 1005
     assert usage.bytes == sum(index % 7 for index in range(1005))
 
@@ -116,7 +117,7 @@ def test_usage_counts_objects_and_bytes_across_pages(
 def test_an_unreachable_endpoint_is_a_transient_error() -> None:
     adapter = adapter_for(f"http://127.0.0.1:{free_ports(1)[0]}", "AK", "SK")
     with pytest.raises(ProviderError) as failure:
-        adapter.create_bucket("some-bucket", REGION)
+        adapter.create_bucket("some-bucket", REGION, TENANT)
     assert failure.value.transient
     assert failure.value.code == "Unreachable"
 
@@ -124,12 +125,12 @@ def test_an_unreachable_endpoint_is_a_transient_error() -> None:
 def test_wrong_keys_are_a_permanent_error(seaweedfs: EmbeddedSeaweedFS) -> None:
     adapter = adapter_for(seaweedfs.endpoint, seaweedfs.identity.access_key_id, "wrong-secret")
     with pytest.raises(ProviderError) as failure:
-        adapter.create_bucket(unique_bucket_name(), REGION)
+        adapter.create_bucket(unique_bucket_name(), REGION, TENANT)
     assert not failure.value.transient
     assert failure.value.code == "SignatureDoesNotMatch"
 
 
 def test_an_unknown_region_is_refused(adapter: S3Provider) -> None:
     with pytest.raises(ProviderError) as failure:
-        adapter.create_bucket("some-bucket", "nowhere-9")
+        adapter.create_bucket("some-bucket", "nowhere-9", TENANT)
     assert failure.value.code == "NoSuchRegion"

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from loopback.kit.clock import utcnow
 from loopback.kit.db import Base
+from loopback.providers.base import Placement
 
 
 class BucketStatus(enum.StrEnum):
@@ -19,6 +20,12 @@ class BucketStatus(enum.StrEnum):
     FAILED = "failed"
     DELETING = "deleting"
     DELETED = "deleted"
+    LOST = "lost"
+
+
+class DeletionPolicy(enum.StrEnum):
+    DELETE = "delete"  # deleting the record deletes the bucket at the provider
+    RETAIN = "retain"  # deleting the record releases it and leaves the bucket at the provider
 
 
 class DesiredState(enum.StrEnum):
@@ -26,19 +33,23 @@ class DesiredState(enum.StrEnum):
     ABSENT = "absent"
 
 
+CURRENT = text("deleted_at IS NULL AND superseded_by_id IS NULL")
+
+
 class Bucket(Base):
     """What a tenant asked for (desired state, generation) and what the provider showed (the rest)."""
 
     __tablename__ = "buckets"
     __table_args__ = (
-        # One live bucket of a name per provider: the provider's namespace is shared by every tenant.
+        # One current bucket of a name per provider: the provider's namespace is shared by every
+        # tenant. A superseded row gives its name up to the row that replaced it.
         Index(
-            "uq_buckets_live_name",
+            "uq_buckets_current_name",
             "provider_id",
             "name",
             unique=True,
-            sqlite_where=text("deleted_at IS NULL"),
-            postgresql_where=text("deleted_at IS NULL"),
+            sqlite_where=CURRENT,
+            postgresql_where=CURRENT,
         ),
         Index("ix_buckets_unreconciled", "generation", "observed_generation"),
     )
@@ -64,6 +75,22 @@ class Bucket(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(default=None)
+    supersedes_id: Mapped[str | None] = mapped_column(ForeignKey("buckets.id"), default=None)
+    # No foreign key: the old row points at its replacement before that row is inserted.
+    superseded_by_id: Mapped[str | None] = mapped_column(String(40), default=None, index=True)
+    deletion_policy: Mapped[str] = mapped_column(
+        String(20), default=DeletionPolicy.DELETE, server_default=DeletionPolicy.DELETE.value
+    )
+    force_delete: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
+    adopted: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
+    last_checked_at: Mapped[datetime | None] = mapped_column(default=None)
+    slot: Mapped[str | None] = mapped_column(
+        String(63), default=None, doc="the operator-linked key slot of the tenant, for families that need one"
+    )
+
+    @property
+    def placement(self) -> Placement:
+        return Placement(self.organization_id, self.project_id, self.slot)
 
 
 class BucketEvent(Base):

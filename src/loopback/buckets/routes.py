@@ -6,13 +6,20 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 
+from loopback.buckets.models import BucketStatus
 from loopback.buckets.schemas import (
+    BucketAdopt,
     BucketCreate,
+    BucketEventList,
+    BucketEventOut,
     BucketList,
     BucketOut,
+    BucketReplace,
+    BucketValidation,
     OrganizationUsage,
     ProjectUsageOut,
 )
+from loopback.buckets.service import BucketFilters
 from loopback.tenancy.auth import (
     BucketsCreate,
     BucketsDelete,
@@ -36,8 +43,36 @@ def create_bucket(
     response: Response,
 ) -> BucketOut:
     """Record a bucket as pending and start provisioning it; poll the Location until it is ready."""
-    view = runtime.buckets.create(session, scope, body.name, body.provider, body.region)
+    view = runtime.buckets.create(session, scope, body.name, body.provider, body.region, body.deletion_policy)
     response.headers["Location"] = f"{request.url.path}/{view.bucket.id}"
+    return BucketOut.of(view)
+
+
+@router.post("/validate", response_model=BucketValidation)
+def validate_bucket(
+    body: BucketCreate, scope: BucketsCreate, runtime: RuntimeDep, session: DbSession
+) -> BucketValidation:
+    """Check a bucket's name and placement without recording anything; 422 lists every problem at once."""
+    _, region = runtime.buckets.check_new(
+        session, body.name, body.provider, body.region, body.deletion_policy
+    )
+    return BucketValidation(
+        valid=True, name=body.name, provider=body.provider, region=body.region, endpoint=region.endpoint
+    )
+
+
+@router.post("/adopt", status_code=status.HTTP_201_CREATED, response_model=BucketOut)
+def adopt_bucket(
+    body: BucketAdopt,
+    scope: BucketsCreate,
+    runtime: RuntimeDep,
+    session: DbSession,
+    request: Request,
+    response: Response,
+) -> BucketOut:
+    """Bring an existing provider bucket under this project, once the provider says it exists and is ours."""
+    view = runtime.buckets.adopt(session, scope, body.name, body.provider, body.region)
+    response.headers["Location"] = f"{request.url.path.removesuffix('/adopt')}/{view.bucket.id}"
     return BucketOut.of(view)
 
 
@@ -48,9 +83,16 @@ def list_buckets(
     session: DbSession,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=64)] = None,
+    status: Annotated[BucketStatus | None, Query(description="only buckets in this status")] = None,
+    provider: Annotated[str | None, Query(max_length=63)] = None,
+    region: Annotated[str | None, Query(max_length=63)] = None,
+    superseded: Annotated[
+        bool | None, Query(description="true: only replaced rows; false: only current ones; unset: all")
+    ] = None,
 ) -> BucketList:
-    """The project's buckets, oldest first, a page at a time."""
-    views, next_cursor = runtime.buckets.list(session, scope, limit, cursor)
+    """Every bucket row of the project, superseded ones included, oldest first, a page at a time."""
+    filters = BucketFilters(status, provider, region, superseded)
+    views, next_cursor = runtime.buckets.list(session, scope, limit, cursor, filters)
     return BucketList(buckets=[BucketOut.of(v) for v in views], next_cursor=next_cursor)
 
 
@@ -61,9 +103,46 @@ def get_bucket(bucket_id: str, scope: BucketsRead, runtime: RuntimeDep, session:
 
 
 @router.delete("/{bucket_id}", status_code=status.HTTP_202_ACCEPTED, response_model=BucketOut)
-def delete_bucket(bucket_id: str, scope: BucketsDelete, runtime: RuntimeDep, session: DbSession) -> BucketOut:
-    """Delete an empty bucket and revoke its credentials; the record stays as `deleted`."""
-    return BucketOut.of(runtime.buckets.delete(session, scope, bucket_id))
+def delete_bucket(
+    bucket_id: str,
+    scope: BucketsDelete,
+    runtime: RuntimeDep,
+    session: DbSession,
+    force: Annotated[bool, Query(description="empty the bucket first instead of refusing")] = False,
+    policy: Annotated[
+        str | None, Query(pattern="^(delete|retain)$", description="override the bucket's deletion policy")
+    ] = None,
+) -> BucketOut:
+    """Delete a bucket and revoke its credentials (409 while it holds objects, unless forced).
+
+    The record stays as `deleted`; with policy `retain` the bucket stays at the provider.
+    """
+    return BucketOut.of(runtime.buckets.delete(session, scope, bucket_id, force, policy))
+
+
+@router.post("/{bucket_id}/replace", status_code=status.HTTP_202_ACCEPTED, response_model=BucketOut)
+def replace_bucket(
+    bucket_id: str,
+    body: BucketReplace,
+    scope: BucketsCreate,
+    runtime: RuntimeDep,
+    session: DbSession,
+    request: Request,
+    response: Response,
+) -> BucketOut:
+    """Re-provision a failed or lost bucket, or move one, as a new row that supersedes this one."""
+    view = runtime.buckets.replace(session, scope, bucket_id, body.name, body.provider, body.region)
+    response.headers["Location"] = f"{request.url.path.rsplit('/', 2)[0]}/{view.bucket.id}"
+    return BucketOut.of(view)
+
+
+@router.get("/{bucket_id}/events", response_model=BucketEventList)
+def list_bucket_events(
+    bucket_id: str, scope: BucketsRead, runtime: RuntimeDep, session: DbSession
+) -> BucketEventList:
+    """Every transition of the bucket with its reason and time, oldest first."""
+    events = runtime.buckets.events(session, scope, bucket_id)
+    return BucketEventList(events=[BucketEventOut.model_validate(e) for e in events])
 
 
 @router.post("/{bucket_id}/usage/refresh", status_code=status.HTTP_202_ACCEPTED, response_model=BucketOut)

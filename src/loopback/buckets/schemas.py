@@ -18,6 +18,53 @@ class BucketCreate(BaseModel):
     )
     provider: str = Field(description="provider name, as GET /v3/regions lists it", max_length=63)
     region: str = Field(description="region code of that provider", max_length=63)
+    deletion_policy: str = Field(
+        default="delete",
+        max_length=20,
+        description="delete: deleting the record deletes the bucket; retain: it releases the record only",
+    )
+
+
+class BucketReplace(BaseModel):
+    """Where the replacement goes; each field left out keeps the old bucket's."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, max_length=255)
+    provider: str | None = Field(default=None, max_length=63)
+    region: str | None = Field(default=None, max_length=63)
+
+
+class BucketAdopt(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(max_length=255, description="the bucket's name at the provider")
+    provider: str = Field(max_length=63)
+    region: str = Field(max_length=63)
+
+
+class BucketValidation(BaseModel):
+    valid: bool = Field(description="true: a create with this body would be accepted now")
+    name: str
+    provider: str
+    region: str
+    endpoint: str = Field(description="the endpoint the bucket would get")
+
+
+class BucketEventOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    kind: str = Field(
+        description="created, provisioning, ready, retry, failed, lost, superseded, deleted ..."
+    )
+    status: str = Field(description="the bucket's status after it")
+    reason: str | None
+    created_at: datetime
+
+
+class BucketEventList(BaseModel):
+    events: list[BucketEventOut]
 
 
 class UsageOut(BaseModel):
@@ -31,12 +78,18 @@ class BucketOut(BaseModel):
     name: str
     provider: str
     region: str
-    status: str = Field(description="pending, provisioning, ready, failed, deleting or deleted")
+    status: str = Field(description="pending, provisioning, ready, failed, lost, deleting or deleted")
     status_reason: str | None
     endpoint: str | None = Field(description="the S3 endpoint to use with this bucket, once ready")
     usage: UsageOut
     created_at: datetime
     updated_at: datetime
+    supersedes: str | None = Field(description="the bucket id this row replaced")
+    superseded_by: str | None = Field(description="the bucket id that replaced this row")
+    deletion_policy: str
+    attempts: int = Field(description="failed attempts at the current change; reset when it succeeds")
+    next_attempt_at: datetime | None = Field(description="when a transient failure is retried")
+    adopted: bool = Field(description="brought under the project from an existing provider bucket")
 
     @classmethod
     def of(cls, view: BucketView) -> BucketOut:
@@ -56,6 +109,12 @@ class BucketOut(BaseModel):
             ),
             created_at=bucket.created_at,
             updated_at=bucket.updated_at,
+            supersedes=bucket.supersedes_id,
+            superseded_by=bucket.superseded_by_id,
+            deletion_policy=bucket.deletion_policy,
+            attempts=bucket.attempts,
+            next_attempt_at=bucket.next_attempt_at,
+            adopted=bucket.adopted,
         )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from loopback.automation.queue import Enqueue
-from loopback.buckets.models import Bucket, BucketEvent, BucketStatus, DesiredState
+from loopback.buckets.models import Bucket, BucketEvent, BucketStatus, DeletionPolicy, DesiredState
 from loopback.buckets.naming import bucket_name_problems
 from loopback.credentials.models import Credential
 from loopback.kit.clock import utcnow
@@ -62,6 +62,36 @@ class ProjectUsage:
     oldest_sync: datetime | None
 
 
+REPLACEABLE = frozenset({BucketStatus.FAILED, BucketStatus.LOST, BucketStatus.READY})
+
+
+def taken_message(name: str, provider: str) -> str:
+    return f"a bucket named {name!r} already exists at provider {provider!r}; choose another name"
+
+
+@dataclass(frozen=True)
+class BucketFilters:
+    """What a list narrows to; ``superseded`` None shows every row, False only current ones."""
+
+    status: str | None = None
+    provider: str | None = None
+    region: str | None = None
+    superseded: bool | None = None
+
+    def apply(self, statement: Select[Bucket, str, str]) -> Select[Bucket, str, str]:
+        if self.status:
+            statement = statement.where(Bucket.status == self.status)
+        if self.provider:
+            statement = statement.where(Provider.name == self.provider)
+        if self.region:
+            statement = statement.where(Region.code == self.region)
+        if self.superseded is True:
+            statement = statement.where(Bucket.superseded_by_id.is_not(None))
+        elif self.superseded is False:
+            statement = statement.where(Bucket.superseded_by_id.is_(None))
+        return statement
+
+
 def backoff_seconds(attempt: int) -> float:
     """Capped exponential backoff with full jitter, so retries of many buckets do not arrive together."""
     ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(attempt - 1, 0))
@@ -97,63 +127,168 @@ class BucketService:
 
     # --- the request path -------------------------------------------------------------------
 
-    def create(
-        self, session: Session, scope: ProjectScope, name: str, provider: str, region: str
-    ) -> BucketView:
-        """Validate, record the bucket as ``pending`` with its event, then enqueue its reconcile."""
+    def check_new(
+        self,
+        session: Session,
+        name: str,
+        provider: str,
+        region: str,
+        deletion_policy: str = DeletionPolicy.DELETE,
+    ) -> tuple[Provider, Region]:
+        """Every problem with a bucket that would be created, at once; nothing is recorded.
+
+        A name another current bucket holds at that provider is a problem of ``name`` too.
+        """
         problems = [FieldProblem("name", detail) for detail in bucket_name_problems(name)]
+        if deletion_policy not in {p.value for p in DeletionPolicy}:
+            problems.append(FieldProblem("deletion_policy", "one of delete, retain"))
         try:
             provider_row, region_row = self._providers.resolve(session, provider, region)
         except Invalid as invalid:
             raise Invalid([*problems, *invalid.problems]) from None
+        if not problems:
+            adapter = self._providers.adapter(session, provider_row.id)
+            problems += [FieldProblem("name", d) for d in adapter.name_problems(name, region_row.code)]
+        if not problems and self._name_taken(session, provider_row.id, name):
+            problems.append(FieldProblem("name", taken_message(name, provider)))
         if problems:
             raise Invalid(problems)
-        taken = session.scalar(
-            select(Bucket.id).where(
-                Bucket.provider_id == provider_row.id,
-                Bucket.name == name,
-                Bucket.deleted_at.is_(None),
-            )
-        )
-        if taken is not None:
-            raise Conflict(
-                f"a bucket named {name!r} already exists at provider {provider!r}; choose another name"
-            )
-        bucket = Bucket(
-            id=new_id("bkt"),
-            organization_id=scope.organization_id,
-            project_id=scope.project_id,
-            name=name,
-            provider_id=provider_row.id,
-            region_id=region_row.id,
-            status=BucketStatus.PENDING,
-            desired_state=DesiredState.PRESENT,
-            generation=1,
-            observed_generation=0,
-        )
+        return provider_row, region_row
+
+    def create(
+        self,
+        session: Session,
+        scope: ProjectScope,
+        name: str,
+        provider: str,
+        region: str,
+        deletion_policy: str = DeletionPolicy.DELETE,
+    ) -> BucketView:
+        """Validate, record the bucket as ``pending`` with its event, then enqueue its reconcile."""
+        try:
+            provider_row, region_row = self.check_new(session, name, provider, region, deletion_policy)
+        except Invalid as invalid:
+            if [p.field for p in invalid.problems] == ["name"] and self._name_taken_by(
+                session, provider, name
+            ):
+                raise Conflict(taken_message(name, provider)) from None
+            raise
+        bucket = self._new_bucket(session, scope, name, provider_row, region_row, deletion_policy)
         session.add(bucket)
         record_event(session, bucket, "created", f"requested in {provider}/{region}")
         audit.record_in(session, scope, "bucket.create", bucket.id, f"{name} in {provider}/{region}")
-        try:
-            session.commit()
-        except IntegrityError:
-            session.rollback()
-            raise Conflict(
-                f"a bucket named {name!r} already exists at provider {provider!r}; choose another name"
-            ) from None
+        self._commit_new(session, name, provider)
         self._enqueue_reconcile(bucket.id)
         return BucketView(bucket, provider_row.name, region_row.code)
 
+    def replace(
+        self,
+        session: Session,
+        scope: ProjectScope,
+        bucket_id: str,
+        name: str | None,
+        provider: str | None,
+        region: str | None,
+    ) -> BucketView:
+        """Re-provision a failed or lost bucket, or move one, as a new row that supersedes the old.
+
+        Both rows stay readable by id and point at each other. A ready bucket stays where it is
+        (and keeps its objects) until it is deleted; it can only be replaced by one elsewhere.
+        """
+        old = self.get(session, scope, bucket_id)
+        bucket = old.bucket
+        if bucket.superseded_by_id is not None:
+            raise Conflict(
+                f"bucket {bucket.id} was replaced by {bucket.superseded_by_id} already; replace that one"
+            )
+        if bucket.status not in REPLACEABLE:
+            raise Conflict(
+                f"a {bucket.status} bucket cannot be replaced; replace one that is failed, lost or ready"
+            )
+        name, provider, region = name or bucket.name, provider or old.provider, region or old.region
+        if bucket.status == BucketStatus.READY and (name, provider) == (bucket.name, old.provider):
+            raise Conflict(
+                f"bucket {bucket.name!r} is ready at provider {provider!r}; a replacement needs another "
+                "provider or another name (delete this one to reuse its name)"
+            )
+        provider_row = region_row = None
+        problems: list[FieldProblem] = [FieldProblem("name", d) for d in bucket_name_problems(name)]
+        try:
+            provider_row, region_row = self._providers.resolve(session, provider, region)
+        except Invalid as invalid:
+            problems += invalid.problems
+        if problems:
+            raise Invalid(problems)
+        assert provider_row is not None
+        assert region_row is not None
+        new = self._new_bucket(session, scope, name, provider_row, region_row, bucket.deletion_policy)
+        new.supersedes_id = bucket.id
+        bucket.superseded_by_id = new.id
+        session.flush()  # the old row gives its name up before the new one takes it
+        session.add(new)
+        record_event(session, bucket, "superseded", f"replaced by {new.id} in {provider}/{region}")
+        record_event(session, new, "created", f"replaces {bucket.id}; requested in {provider}/{region}")
+        audit.record_in(session, scope, "bucket.replace", new.id, f"{bucket.id} -> {new.id}")
+        self._commit_new(session, name, provider)
+        self._enqueue_reconcile(new.id)
+        return BucketView(new, provider_row.name, region_row.code)
+
+    def adopt(
+        self, session: Session, scope: ProjectScope, name: str, provider: str, region: str
+    ) -> BucketView:
+        """Bring a bucket that exists at the provider under this project, as ready, without creating it."""
+        provider_row, region_row = self.check_new(session, name, provider, region)
+        adapter = self._providers.adapter(session, provider_row.id)
+        bucket = self._new_bucket(session, scope, name, provider_row, region_row, DeletionPolicy.DELETE)
+        try:
+            exists = adapter.bucket_exists(name, region_row.code, bucket.placement)
+        except ProviderError as error:
+            if error.transient:
+                raise ProviderUnavailable(
+                    f"could not ask the provider about {name!r}: {error.message}"
+                ) from None
+            raise Invalid.field(
+                "name", f"the operator's credentials at {provider!r} do not own {name!r}: {error.message}"
+            ) from None
+        if not exists:
+            raise Invalid.field("name", f"provider {provider!r} has no bucket named {name!r} in {region!r}")
+        bucket.status = BucketStatus.READY
+        bucket.observed_generation = bucket.generation
+        bucket.endpoint = region_row.endpoint
+        bucket.adopted = True
+        bucket.last_checked_at = utcnow()
+        session.add(bucket)
+        record_event(session, bucket, "adopted", f"existing bucket at {provider}/{region}")
+        audit.record_in(session, scope, "bucket.adopt", bucket.id, f"{name} in {provider}/{region}")
+        self._commit_new(session, name, provider)
+        return BucketView(bucket, provider_row.name, region_row.code)
+
     def list(
-        self, session: Session, scope: ProjectScope, limit: int, cursor: str | None
-    ) -> tuple[list[BucketView], str | None]:
+        self,
+        session: Session,
+        scope: ProjectScope,
+        limit: int,
+        cursor: str | None,
+        filters: BucketFilters | None = None,
+    ) -> tuple[Sequence[BucketView], str | None]:
         """One page of the project's buckets, oldest first; the cursor is the last id of a page."""
         statement = _in_scope(_with_names(), scope).order_by(Bucket.id).limit(limit + 1)
         if cursor:
             statement = statement.where(Bucket.id > cursor)
+        if filters is not None:
+            statement = filters.apply(statement)
         rows = [BucketView(b, p, r) for b, p, r in session.execute(statement)]
         next_cursor = rows[limit - 1].bucket.id if len(rows) > limit else None
         return rows[:limit], next_cursor
+
+    def page(
+        self, session: Session, scope: ProjectScope, page: int, per_page: int, filters: BucketFilters
+    ) -> tuple[Sequence[BucketView], int]:
+        """A numbered page, oldest first, and the total: the paging API v2 keeps."""
+        statement = filters.apply(_in_scope(_with_names(), scope))
+        total = session.scalar(select(func.count()).select_from(statement.subquery())) or 0
+        rows = session.execute(statement.order_by(Bucket.id).offset((page - 1) * per_page).limit(per_page))
+        return [BucketView(b, p, r) for b, p, r in rows], int(total)
 
     def get(self, session: Session, scope: ProjectScope, bucket_id: str) -> BucketView:
         row = session.execute(_in_scope(_with_names(), scope).where(Bucket.id == bucket_id)).first()
@@ -161,16 +296,42 @@ class BucketService:
             raise NotFound(f"bucket {bucket_id} does not exist in project {scope.project_slug!r}")
         return BucketView(*row)
 
-    def delete(self, session: Session, scope: ProjectScope, bucket_id: str) -> BucketView:
-        """Mark the bucket for deletion; refused with 409 while the provider holds objects in it."""
+    def events(self, session: Session, scope: ProjectScope, bucket_id: str) -> Sequence[BucketEvent]:
+        """Every transition of a bucket with its reason and time, oldest first."""
+        self.get(session, scope, bucket_id)
+        return list(
+            session.scalars(
+                select(BucketEvent).where(BucketEvent.bucket_id == bucket_id).order_by(BucketEvent.id)
+            )
+        )
+
+    def delete(
+        self,
+        session: Session,
+        scope: ProjectScope,
+        bucket_id: str,
+        force: bool = False,
+        policy: str | None = None,
+    ) -> BucketView:
+        """Mark the bucket for deletion; refused with 409 while it holds objects, unless forced.
+
+        With the ``retain`` policy the record is released and the bucket stays at the provider
+        (its credentials are revoked); ``force`` empties the bucket first.
+        """
+        if policy is not None and policy not in {p.value for p in DeletionPolicy}:
+            raise Invalid.field("policy", "one of delete, retain")
         view = self.get(session, scope, bucket_id)
         bucket = view.bucket
         if bucket.desired_state == DesiredState.ABSENT:
             return view  # deleting twice asks for nothing new
-        if bucket.observed_generation > 0:
+        policy = policy or bucket.deletion_policy
+        checks_objects = bucket.observed_generation > 0 and bucket.status != BucketStatus.LOST
+        if checks_objects and policy == DeletionPolicy.DELETE and not force:
             adapter = self._providers.adapter(session, bucket.provider_id)
             try:
-                held = adapter.object_count_hint(bucket.name, view.region, DELETE_CHECK_LIMIT)
+                held = adapter.object_count_hint(
+                    bucket.name, view.region, DELETE_CHECK_LIMIT, bucket.placement
+                )
             except ProviderError as error:
                 raise ProviderUnavailable(
                     f"could not check that the bucket is empty: {error.message}"
@@ -178,18 +339,73 @@ class BucketService:
             if held:
                 amount = f"{held}" if held < DELETE_CHECK_LIMIT else f"at least {held}"
                 noun = "object" if held == 1 else "objects"
-                raise Conflict(f"bucket {bucket.name!r} holds {amount} {noun}; delete them before the bucket")
+                raise Conflict(
+                    f"bucket {bucket.name!r} holds {amount} {noun}; delete them first, "
+                    "or delete with force=true to empty it"
+                )
         bucket.desired_state = DesiredState.ABSENT
+        bucket.deletion_policy = policy
+        bucket.force_delete = force
         bucket.generation += 1
         bucket.status = BucketStatus.DELETING
         bucket.status_reason = None
         bucket.attempts = 0
         bucket.next_attempt_at = None
-        record_event(session, bucket, "delete-requested")
-        audit.record_in(session, scope, "bucket.delete", bucket.id, bucket.name)
+        how = "release (retain at provider)" if policy == DeletionPolicy.RETAIN else "delete"
+        record_event(session, bucket, "delete-requested", how + (", forced" if force else ""))
+        audit.record_in(session, scope, "bucket.delete", bucket.id, f"{bucket.name}: {how}")
         session.commit()
         self._enqueue_reconcile(bucket.id)
         return view
+
+    def _new_bucket(
+        self,
+        session: Session,
+        scope: ProjectScope,
+        name: str,
+        provider: Provider,
+        region: Region,
+        deletion_policy: str,
+    ) -> Bucket:
+        placement = self._providers.place(session, provider, scope.organization_id, scope.project_id)
+        return Bucket(
+            slot=placement.slot,
+            id=new_id("bkt"),
+            organization_id=scope.organization_id,
+            project_id=scope.project_id,
+            name=name,
+            provider_id=provider.id,
+            region_id=region.id,
+            status=BucketStatus.PENDING,
+            desired_state=DesiredState.PRESENT,
+            deletion_policy=deletion_policy,
+            generation=1,
+            observed_generation=0,
+        )
+
+    def _name_taken(self, session: Session, provider_id: str, name: str) -> bool:
+        return (
+            session.scalar(
+                select(Bucket.id).where(
+                    Bucket.provider_id == provider_id,
+                    Bucket.name == name,
+                    Bucket.deleted_at.is_(None),
+                    Bucket.superseded_by_id.is_(None),
+                )
+            )
+            is not None
+        )
+
+    def _name_taken_by(self, session: Session, provider: str, name: str) -> bool:
+        provider_id = session.scalar(select(Provider.id).where(Provider.name == provider))
+        return provider_id is not None and self._name_taken(session, provider_id, name)
+
+    def _commit_new(self, session: Session, name: str, provider: str) -> None:
+        try:
+            session.commit()
+        except IntegrityError:  # a concurrent create of the same name won the unique index
+            session.rollback()
+            raise Conflict(taken_message(name, provider)) from None
 
     def usage_by_project(self, session: Session, scope: OrganizationScope) -> tuple[ProjectUsage, ...]:
         """Live buckets, objects and bytes per project of the organization, as of each bucket's last sync."""
@@ -274,14 +490,22 @@ class BucketService:
                 )
             ]
             name, region_code, endpoint = bucket.name, region.code, region.endpoint
+            placement = bucket.placement
+            retain, force = bucket.deletion_policy == DeletionPolicy.RETAIN, bucket.force_delete
 
         try:  # no transaction is held open while the provider works
             if desired == DesiredState.PRESENT:
-                adapter.create_bucket(name, region_code)
+                adapter.create_bucket(name, region_code, placement)
             else:
                 for provider_user in credentials:
-                    adapter.revoke_credential(region_code, provider_user)
-                adapter.delete_bucket(name, region_code)
+                    adapter.revoke_credential(region_code, provider_user, placement)
+                if not retain:
+                    if force:
+                        removed = adapter.empty_bucket(name, region_code, placement)
+                        log.info(
+                            "bucket %s (%s): emptied %d objects before deleting", bucket_id, name, removed
+                        )
+                    adapter.delete_bucket(name, region_code, placement)
         except ProviderError as error:
             self._record_failure(bucket_id, generation, error)
             return
@@ -306,7 +530,7 @@ class BucketService:
                     credential.mark_revoked(session)
                 bucket.status = BucketStatus.DELETED
                 bucket.deleted_at = utcnow()
-                record_event(session, bucket, "deleted")
+                record_event(session, bucket, "released" if retain else "deleted")
                 log.info("bucket %s (%s) is deleted", bucket_id, name)
 
     @contextmanager
@@ -366,6 +590,45 @@ class BucketService:
             log.info("resync enqueued %d bucket(s)", len(due))
         return len(due)
 
+    def check_drift(self) -> int:
+        """Mark ready buckets that vanished at the provider ``lost``; never recreate one silently.
+
+        A bucket removed outside the control plane may have been removed on purpose; recreating it
+        would hand its name and keys back without anyone asking. ``replace`` re-provisions it.
+        """
+        with self._db.session() as session:
+            found = session.execute(
+                select(Bucket, Region.code)
+                .join(Region, Region.id == Bucket.region_id)
+                .where(Bucket.status == BucketStatus.READY, Bucket.generation == Bucket.observed_generation)
+            ).all()
+            ready = [(b.id, b.name, b.provider_id, code, b.placement) for b, code in found]
+            adapters = {p: self._providers.adapter(session, p) for p in {row[2] for row in ready}}
+        lost = 0
+        for bucket_id, name, provider_id, region_code, placement in ready:
+            try:
+                exists = adapters[provider_id].bucket_exists(name, region_code, placement)
+            except ProviderError as error:
+                log.warning("drift check of bucket %s skipped: %s", bucket_id, error.message)
+                continue
+            with self._db.session() as session:
+                bucket = session.get(Bucket, bucket_id)
+                if bucket is None or bucket.status != BucketStatus.READY:
+                    continue  # it changed meanwhile; the next check looks again
+                bucket.last_checked_at = utcnow()
+                if not exists:
+                    bucket.status = BucketStatus.LOST
+                    bucket.status_reason = (
+                        f"bucket {name!r} no longer exists at the provider; it was removed outside "
+                        "Loopback. Replace it to provision it again, or delete the record."
+                    )
+                    record_event(session, bucket, "lost", bucket.status_reason)
+                    log.warning(
+                        "bucket %s (%s) is lost: it no longer exists at the provider", bucket_id, name
+                    )
+                    lost += 1
+        return lost
+
     def sync_usage(self, bucket_id: str) -> None:
         """Refresh object count, bytes and last sync time of one ready bucket."""
         with self._db.session() as session:
@@ -375,9 +638,9 @@ class BucketService:
             region = session.get(Region, bucket.region_id)
             assert region is not None
             adapter = self._providers.adapter(session, bucket.provider_id)
-            name, region_code = bucket.name, region.code
+            name, region_code, placement = bucket.name, region.code, bucket.placement
         try:
-            usage = adapter.read_usage(name, region_code)
+            usage = adapter.read_usage(name, region_code, placement)
         except ProviderError as error:
             log.warning("usage of bucket %s not refreshed: %s", bucket_id, error.message)
             return

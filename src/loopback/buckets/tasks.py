@@ -17,6 +17,10 @@ def register_tasks(automation: Automation, buckets: BucketService, settings: Set
     def sync_all_usage() -> None:
         buckets.sync_all_usage()
 
+    def check_drift() -> None:
+        buckets.check_drift()
+
     automation.register("bucket.resync", resync)
+    automation.periodic("bucket.drift.periodic", settings.drift_minutes, check_drift)
     automation.periodic("bucket.resync.periodic", settings.resync_minutes, resync)
     automation.periodic("usage.sync_all", settings.usage_minutes, sync_all_usage)

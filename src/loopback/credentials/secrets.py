@@ -43,6 +43,16 @@ class SecretStore:
         except ValueError as error:
             raise ValueError(f"a secret key is not a valid Fernet key: {error}") from None
 
+    def encrypt(self, plaintext: bytes) -> bytes:
+        """Seal bytes kept outside the store (idempotent answers) with the same keys."""
+        return self._fernet.encrypt(plaintext)
+
+    def decrypt(self, ciphertext: bytes) -> bytes:
+        try:
+            return self._fernet.decrypt(ciphertext)
+        except InvalidToken:
+            raise SecretKeyError("a value was encrypted with a key that is not configured") from None
+
     def put(self, session: Session, purpose: str, value: str) -> str:
         """Encrypt and store ``value``; the returned id is all anyone else keeps."""
         secret = Secret(id=new_id("sec"), purpose=purpose, ciphertext=self._fernet.encrypt(value.encode()))

@@ -40,7 +40,9 @@ class CredentialService:
         credential_id = new_id("crd")
         adapter = self._providers.adapter(session, bucket.provider_id)
         try:
-            issued = adapter.issue_credential(bucket.name, view.region, f"lb-{credential_id}")
+            issued = adapter.issue_credential(
+                bucket.name, view.region, f"lb-{credential_id}", bucket.placement
+            )
         except ProviderError as error:
             raise provider_error(error) from None
         try:
@@ -60,7 +62,7 @@ class CredentialService:
         except Exception:
             session.rollback()
             try:  # a key nobody has a record of must not stay valid
-                adapter.revoke_credential(view.region, issued.provider_user)
+                adapter.revoke_credential(view.region, issued.provider_user, bucket.placement)
             except ProviderError:
                 log.error("credential %s could not be recorded nor revoked at the provider", credential_id)
             raise
@@ -98,7 +100,7 @@ class CredentialService:
             return credential
         adapter = self._providers.adapter(session, view.bucket.provider_id)
         try:
-            adapter.revoke_credential(view.region, credential.provider_user)
+            adapter.revoke_credential(view.region, credential.provider_user, view.bucket.placement)
         except ProviderError as error:
             raise provider_error(error) from None
         credential.mark_revoked(session)

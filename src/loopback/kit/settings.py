@@ -53,6 +53,12 @@ class Settings(BaseSettings):
 
     workers: int = Field(default=2, ge=0, description="automation worker threads inside `serve`; 0 runs none")
     resync_minutes: int = Field(default=1, ge=1, le=59, description="how often the periodic resync runs")
+    drift_minutes: int = Field(
+        default=10,
+        ge=1,
+        le=59,
+        description="how often ready buckets are checked to still exist at the provider",
+    )
     usage_minutes: int = Field(
         default=5, ge=1, le=59, description="how often usage is refreshed for ready buckets"
     )

@@ -51,6 +51,16 @@ class IssuedCredential:
 
 
 @dataclass(frozen=True)
+class Placement:
+    """Whose bucket it is, and for families whose keys reach a whole account (Hetzner) the
+    operator-linked key slot assigned to that tenant alone."""
+
+    organization_id: str
+    project_id: str
+    slot: str | None = None
+
+
+@dataclass(frozen=True)
 class Usage:
     object_count: int
     bytes: int
@@ -63,12 +73,16 @@ class StorageProvider(Protocol):
       a name taken by someone else is a permanent ``ProviderError`` with code ``BucketAlreadyExists``.
     - ``bucket_exists`` answers whether the provider has the bucket now.
     - ``object_count_hint`` lists at most ``limit`` keys, to refuse deleting a bucket that holds objects.
+    - ``empty_bucket`` deletes every object (a forced deletion) and says how many it removed.
     - ``delete_bucket`` succeeds when the bucket is already gone; a bucket with objects is refused
       with code ``BucketNotEmpty``.
     - ``issue_credential`` creates an identity whose key reaches exactly one bucket;
       ``revoke_credential`` removes it and succeeds when it is already gone.
     - ``read_usage`` counts objects and bytes, natively where the provider can, by listing otherwise.
     - ``check`` makes one cheap authenticated call, for readiness.
+    - ``name_problems`` adds the family's own naming rules to S3's; ``slots`` lists the key slots
+      the operator linked (empty when the family issues keys per bucket itself).
+    Every bucket call carries the bucket's ``Placement``.
     Network faults, throttling and 5xx answers raise ``ProviderError(transient=True)``.
     """
 
@@ -78,18 +92,26 @@ class StorageProvider(Protocol):
 
     def capabilities(self) -> Capabilities: ...
 
-    def create_bucket(self, bucket: str, region: str) -> None: ...
+    def name_problems(self, bucket: str, region: str) -> list[str]: ...
 
-    def bucket_exists(self, bucket: str, region: str) -> bool: ...
+    def slots(self) -> tuple[str, ...]: ...
 
-    def object_count_hint(self, bucket: str, region: str, limit: int) -> int: ...
+    def create_bucket(self, bucket: str, region: str, placement: Placement) -> None: ...
 
-    def delete_bucket(self, bucket: str, region: str) -> None: ...
+    def bucket_exists(self, bucket: str, region: str, placement: Placement) -> bool: ...
 
-    def issue_credential(self, bucket: str, region: str, user_name: str) -> IssuedCredential: ...
+    def object_count_hint(self, bucket: str, region: str, limit: int, placement: Placement) -> int: ...
 
-    def revoke_credential(self, region: str, provider_user: str) -> None: ...
+    def empty_bucket(self, bucket: str, region: str, placement: Placement) -> int: ...
 
-    def read_usage(self, bucket: str, region: str) -> Usage: ...
+    def delete_bucket(self, bucket: str, region: str, placement: Placement) -> None: ...
+
+    def issue_credential(
+        self, bucket: str, region: str, user_name: str, placement: Placement
+    ) -> IssuedCredential: ...
+
+    def revoke_credential(self, region: str, provider_user: str, placement: Placement) -> None: ...
+
+    def read_usage(self, bucket: str, region: str, placement: Placement) -> Usage: ...
 
     def check(self) -> None: ...

@@ -24,6 +24,7 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 from loopback.providers.base import (
     Capabilities,
     IssuedCredential,
+    Placement,
     ProviderError,
     RegionSpec,
     Usage,
@@ -32,6 +33,7 @@ from loopback.providers.base import (
 if TYPE_CHECKING:
     from mypy_boto3_iam import IAMClient
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef
 
 T = TypeVar("T")
 
@@ -199,29 +201,64 @@ class S3Provider:
     def capabilities(self) -> Capabilities:
         return Capabilities(per_bucket_credentials=True, native_usage_stats=False)
 
-    def create_bucket(self, bucket: str, region: str) -> None:
+    def name_problems(self, bucket: str, region: str) -> list[str]:
+        return []  # S3's rules, checked for every family, are all a partner's endpoint asks
+
+    def slots(self) -> tuple[str, ...]:
+        return ()
+
+    def create_bucket(self, bucket: str, region: str, placement: Placement) -> None:
         s3 = self._s3(region)
         self._call("create bucket", lambda: s3.create_bucket(Bucket=bucket), tolerate=ALREADY_OURS)
 
-    def bucket_exists(self, bucket: str, region: str) -> bool:
+    def bucket_exists(self, bucket: str, region: str, placement: Placement) -> bool:
         s3 = self._s3(region)
         return (
             self._call("inspect bucket", lambda: s3.head_bucket(Bucket=bucket), tolerate=NO_BUCKET)
             is not None
         )
 
-    def object_count_hint(self, bucket: str, region: str, limit: int) -> int:
+    def object_count_hint(self, bucket: str, region: str, limit: int, placement: Placement) -> int:
         s3 = self._s3(region)
         listing = self._call(
             "list objects", lambda: s3.list_objects_v2(Bucket=bucket, MaxKeys=limit), tolerate=NO_BUCKET
         )
         return 0 if listing is None else int(listing.get("KeyCount", len(listing.get("Contents", []))))
 
-    def delete_bucket(self, bucket: str, region: str) -> None:
+    def empty_bucket(self, bucket: str, region: str, placement: Placement) -> int:
+        s3 = self._s3(region)
+        removed = 0
+        while True:  # each round lists and deletes at most 1000 keys, until none are left
+            listing = self._call(
+                "list objects", lambda: s3.list_objects_v2(Bucket=bucket, MaxKeys=1000), tolerate=NO_BUCKET
+            )
+            keys: list[ObjectIdentifierTypeDef] = [
+                {"Key": item["Key"]}
+                for item in (listing["Contents"] if listing and "Contents" in listing else [])
+            ]
+            if not keys:
+                return removed
+            answer = self._call(
+                "delete objects",
+                functools.partial(s3.delete_objects, Bucket=bucket, Delete={"Objects": keys, "Quiet": True}),
+            )
+            errors = answer["Errors"] if answer and "Errors" in answer else []
+            if errors:
+                first = errors[0]
+                raise ProviderError(
+                    f"delete objects: {first.get('Code')}: {first.get('Message')} ({len(errors)} keys left)",
+                    transient=False,
+                    code=first.get("Code"),
+                )
+            removed += len(keys)
+
+    def delete_bucket(self, bucket: str, region: str, placement: Placement) -> None:
         s3 = self._s3(region)
         self._call("delete bucket", lambda: s3.delete_bucket(Bucket=bucket), tolerate=NO_BUCKET)
 
-    def issue_credential(self, bucket: str, region: str, user_name: str) -> IssuedCredential:
+    def issue_credential(
+        self, bucket: str, region: str, user_name: str, placement: Placement
+    ) -> IssuedCredential:
         iam = self._iam(region)
         self._call("create user", lambda: iam.create_user(UserName=user_name), tolerate=ALREADY_EXISTS)
         try:
@@ -235,7 +272,7 @@ class S3Provider:
             assert created is not None
         except ProviderError:
             with contextlib.suppress(ProviderError):  # leave no half-made identity behind
-                self.revoke_credential(region, user_name)
+                self.revoke_credential(region, user_name, placement)
             raise
         key = created["AccessKey"]
         return IssuedCredential(
@@ -244,7 +281,7 @@ class S3Provider:
             secret_access_key=key["SecretAccessKey"],
         )
 
-    def revoke_credential(self, region: str, provider_user: str) -> None:
+    def revoke_credential(self, region: str, provider_user: str, placement: Placement) -> None:
         iam = self._iam(region)
         listing = self._call(
             "list access keys", lambda: iam.list_access_keys(UserName=provider_user), tolerate=NO_ENTITY
@@ -266,7 +303,7 @@ class S3Provider:
         )
         self._call("delete user", lambda: iam.delete_user(UserName=provider_user), tolerate=NO_ENTITY)
 
-    def read_usage(self, bucket: str, region: str) -> Usage:
+    def read_usage(self, bucket: str, region: str, placement: Placement) -> Usage:
         paginator = self._s3(region).get_paginator("list_objects_v2")
         count = 0
         size = 0

@@ -13,8 +13,8 @@ from loopback.credentials.secrets import SecretStore
 from loopback.kit.clock import utcnow
 from loopback.kit.errors import Invalid
 from loopback.kit.ids import new_id
-from loopback.providers.base import RegionSpec, StorageProvider
-from loopback.providers.models import Provider, Region
+from loopback.providers.base import Placement, RegionSpec, StorageProvider
+from loopback.providers.models import Provider, ProviderSlot, Region
 from loopback.providers.registry import ProviderSetup, build_provider
 
 
@@ -69,6 +69,48 @@ class ProviderService:
         with self._lock:
             self._adapters[provider_id] = (provider.updated_at, adapter)
         return adapter
+
+    def place(self, session: Session, provider: Provider, organization_id: str, project_id: str) -> Placement:
+        """Where a tenant's new bucket goes at ``provider``: its key slot, assigned on first use.
+
+        Slots isolate per project by default (setting ``isolation: organization`` shares one per
+        organization). With none free, the bucket is refused with the reason, naming the field.
+        """
+        slots = self.adapter(session, provider.id).slots()
+        if not slots:
+            return Placement(organization_id, project_id)
+        per_project = provider.settings.get("isolation", "project") == "project"
+        mine = select(ProviderSlot.slot).where(
+            ProviderSlot.provider_id == provider.id, ProviderSlot.organization_id == organization_id
+        )
+        if per_project:
+            mine = mine.where(ProviderSlot.project_id == project_id)
+        slot = session.scalar(mine)
+        if slot is None:
+            taken = set(
+                session.scalars(select(ProviderSlot.slot).where(ProviderSlot.provider_id == provider.id))
+            )
+            free = [candidate for candidate in slots if candidate not in taken]
+            if not free:
+                scope = "project" if per_project else "organization"
+                raise Invalid.field(
+                    "provider",
+                    f"provider {provider.name!r} has no key slot left for another {scope}: each of its "
+                    f"{len(slots)} linked keys reaches a whole account, so none is shared between tenants; "
+                    "ask the operator to link another key or choose another provider",
+                )
+            slot = free[0]
+            session.add(
+                ProviderSlot(
+                    id=new_id("pst"),
+                    provider_id=provider.id,
+                    slot=slot,
+                    organization_id=organization_id,
+                    project_id=project_id if per_project else None,
+                )
+            )
+            session.flush()  # the unique (provider, slot) index settles a race: one create gets a 409
+        return Placement(organization_id, project_id, slot)
 
     def regions(self, session: Session) -> list[RegionChoice]:
         """Every enabled region of every enabled provider, ordered for a picker."""
