@@ -19,6 +19,7 @@ from loopback.buckets.models import Bucket
 from loopback.kit.ports import free_ports
 from loopback.kit.settings import Settings
 from loopback.migrations import upgrade
+from loopback.providers import config_file
 from loopback.providers.base import RegionSpec
 from loopback.providers.models import Region
 from loopback.providers.seaweedfs import EmbeddedSeaweedFS
@@ -71,6 +72,17 @@ def register_embedded_storage(runtime: Runtime, session: Session, storage: Embed
     session.commit()
 
 
+def apply_providers_file(
+    runtime: Runtime, session: Session, declared: config_file.ProvidersFile | None, embedded: bool
+) -> None:
+    """Bring the providers the operator declared in ``LOOPBACK_PROVIDERS_FILE`` to what it says."""
+    if declared is None:
+        return
+    reserved = frozenset({LOCAL_PROVIDER}) if embedded else frozenset()
+    config_file.apply(runtime.providers, session, declared, reserved)
+    session.commit()
+
+
 def _raise_system_exit(signum: int, _frame: FrameType | None) -> None:
     # Uvicorn re-raises the signal that stopped it; ending as SystemExit lets the cleanup below run.
     raise SystemExit(0)
@@ -94,7 +106,12 @@ def embedded_storage(settings: Settings, console: Console) -> Iterator[EmbeddedS
 def banner(settings: Settings, result: BootstrapResult, storage: EmbeddedSeaweedFS | None) -> str:
     """What a newcomer needs on the first screen; plain lines, so a narrow terminal does not break them."""
     url = settings.resolved_public_url
-    lines = ["", "Loopback object storage is running.", f"  API      {url}   (reference: {url}/docs)"]
+    lines = [
+        "",
+        "Loopback object storage is running.",
+        f"  API      {url}   (reference: {url}/docs)",
+        f"  Console  {url}/console   (sign in with the token below)",
+    ]
     if storage is not None:
         lines.append(
             f"  Storage  {storage.endpoint}   (provider `{LOCAL_PROVIDER}`, region `{LOCAL_REGION}`)"
@@ -124,6 +141,7 @@ def serve(settings: Settings) -> None:
     signal.signal(signal.SIGTERM, _raise_system_exit)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     try:
+        declared = config_file.load(settings.providers_file) if settings.providers_file else None
         with embedded_storage(settings, console) as storage:
             upgrade(settings.resolved_database_url)
             runtime = Runtime.from_settings(settings)
@@ -133,6 +151,7 @@ def serve(settings: Settings) -> None:
                     result = bootstrap(session, settings)
                     if storage is not None:
                         register_embedded_storage(runtime, session, storage)
+                    apply_providers_file(runtime, session, declared, settings.embedded_storage)
                 checks: dict[str, ReadinessCheck] = {}
                 if storage is not None:
                     checks["storage"] = storage.check
@@ -154,6 +173,9 @@ def serve(settings: Settings) -> None:
                 if consumer is not None:
                     consumer.stop(graceful=True)
                 runtime.close()
+    except config_file.ProvidersFileError as error:
+        console.print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
+        raise SystemExit(2) from None
     except (KeyboardInterrupt, SystemExit):
         pass
     console.print("Loopback stopped.")

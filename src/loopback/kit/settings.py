@@ -41,6 +41,10 @@ class Settings(BaseSettings):
         default=20, ge=1, description="failed authentications per client address before 429"
     )
 
+    providers_file: Path | None = Field(
+        default=None,
+        description="a YAML file of providers that `serve` applies at every start (README: Providers)",
+    )
     embedded_storage: bool = Field(
         default=True, description="start SeaweedFS and register it as provider `local`"
     )

@@ -35,6 +35,7 @@ class Capabilities:
     per_bucket_credentials: bool
     native_usage_stats: bool
     regions_fixed: bool = False
+    keys_by_slot: bool = False  # keys are operator-linked slots; with none linked, nothing can be placed
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 

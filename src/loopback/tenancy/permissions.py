@@ -81,6 +81,12 @@ PERMISSIONS: dict[str, Permission] = _table(
     P("credentials.issue", S.PROJECT, _WRITERS, "issue a credential for a bucket"),
     P("credentials.revoke", S.PROJECT, _WRITERS, "revoke a credential"),
     P("providers.read", S.INSTALLATION, _OPERATOR, "list providers and their regions, enabled or not"),
+    P(
+        "providers.manage",
+        S.INSTALLATION,
+        _OPERATOR,
+        "configure providers: create, change, rotate keys, enable, disable, test",
+    ),
 )
 del P, S
 
