@@ -24,6 +24,7 @@ from loopback.runtime import Runtime
 from loopback.tenancy.access import FailedAuthLimiter, token_authenticates
 from loopback.tenancy.auth import PERMISSION_OF
 from loopback.tenancy.routes import router as tenancy_router
+from loopback.web.routes import router as console_router
 
 ReadinessCheck = Callable[[], None]
 
@@ -56,6 +57,7 @@ def create_app(runtime: Runtime, extra_checks: Mapping[str, ReadinessCheck] | No
     for router in routers:
         label_permissions(router.routes)
         app.include_router(router)
+    app.include_router(console_router)  # pages, not API: outside the OpenAPI document
 
     def check_database() -> None:
         with runtime.db.session() as session:
@@ -74,7 +76,16 @@ def create_app(runtime: Runtime, extra_checks: Mapping[str, ReadinessCheck] | No
 
     @app.get("/readyz", tags=["health"], openapi_extra={PERMISSION_KEY: PUBLIC})
     def readyz() -> JSONResponse:
-        """The database, the queue and the embedded storage answer; 503 names what does not."""
+        """The database, the queue and the embedded storage answer; 503 names what does not.
+
+        ``providers`` gives each provider's last round trip (``loopback providers test``): ``ok`` or
+        ``failing`` with its time, or ``unchecked``. It is read from the database, never made here,
+        and it never turns the answer into a 503: readiness tells a load balancer whether this
+        process can serve, and a failing provider fails every instance alike, so taking them out of
+        rotation would also stop every other provider's buckets and the API the operator needs to
+        fix it. A failing last check makes the status ``degraded`` (still 200) for monitoring to
+        alert on; a provider never tested degrades nothing. Error texts stay in the operator's view.
+        """
         results: dict[str, str] = {}
         for name, check in checks.items():
             try:
@@ -83,8 +94,21 @@ def create_app(runtime: Runtime, extra_checks: Mapping[str, ReadinessCheck] | No
             except Exception as error:
                 results[name] = f"failing: {type(error).__name__}: {error}"
         ready = all(result == "ok" for result in results.values())
+        providers: dict[str, dict[str, str | None]] = {}
+        if results.get("database") == "ok":
+            try:
+                with runtime.db.session() as session:
+                    providers = runtime.providers.readiness(session)
+            except Exception as error:
+                results["providers"] = f"failing: {type(error).__name__}: {error}"
+                ready = False
+        degraded = any(report["status"] == "failing" for report in providers.values())
         return JSONResponse(
-            {"status": "ready" if ready else "not ready", "checks": results},
+            {
+                "status": ("degraded" if degraded else "ready") if ready else "not ready",
+                "checks": results,
+                "providers": providers,
+            },
             status_code=200 if ready else 503,
         )
 

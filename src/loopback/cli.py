@@ -8,7 +8,11 @@ from typing import Annotated
 import typer
 
 import loopback
+from loopback.buckets import cli as buckets_cli
+from loopback.credentials import cli as credentials_cli
+from loopback.kit import login as login_cli
 from loopback.kit.settings import Settings
+from loopback.providers import cli as providers_cli
 from loopback.tenancy import cli as tenancy_cli
 
 app = typer.Typer(
@@ -128,3 +132,7 @@ def version() -> None:
 
 
 tenancy_cli.register(app)
+providers_cli.register(app)
+login_cli.register(app)
+buckets_cli.register(app)
+credentials_cli.register(app)

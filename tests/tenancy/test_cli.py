@@ -41,6 +41,7 @@ class Cli:
             "LOOPBACK_TOKEN": token,
             "LOOPBACK_ORG": None,
             "LOOPBACK_DATA_DIR": str(self.home / "no-data-dir"),
+            "LOOPBACK_CONFIG_DIR": str(self.home / "config"),
             "COLUMNS": "250",
             "NO_COLOR": "1",
             "FORCE_COLOR": None,

@@ -261,6 +261,20 @@ CALLS: dict[tuple[str, str], Call] = {
     ("delete", "/v3/organizations/{org}/tokens/{token_id}"): Call(200),
     ("get", "/v3/organizations/{org}/audit-events"): Call(200),
     ("get", "/v3/operator/providers"): Call(200),
+    ("post", "/v3/operator/providers"): Call(
+        201,
+        {
+            "name": "fresh-provider",
+            "family": "s3",
+            "access_key_id": "FRESHKEYID",
+            "secret_access_key": "fresh-provider-secret",
+        },
+    ),
+    ("get", "/v3/operator/providers/{name}"): Call(200),
+    ("patch", "/v3/operator/providers/{name}"): Call(200, {"display_name": "Local storage"}),
+    ("post", "/v3/operator/providers/{name}/disable"): Call(200),
+    ("post", "/v3/operator/providers/{name}/enable"): Call(200),
+    ("post", "/v3/operator/providers/{name}/test"): Call(200),  # a real round trip at `local`
     ("get", B): Call(200),
     ("post", B): Call(202, {"name": "fresh-bucket-iso", "provider": "local", "region": "local-1"}),
     ("get", B + "/{bucket_id}"): Call(200),
@@ -329,6 +343,7 @@ def fill(path: str, world: World, caller: Caller) -> str:
         credential_id=world.ids["credential"],
         member=world.ids["member"],
         token_id=token_id,
+        name="local",  # the provider of /v3/operator/providers/{name}
     )
 
 

@@ -16,10 +16,12 @@ Where the connection comes from, first match wins:
 
 - the API URL: ``--api-url``, ``LOOPBACK_API_URL``, the URL a token source stored with its token,
   then ``http://127.0.0.1:8080`` (what ``make serve`` listens on);
-- the token: ``--token``, ``LOOPBACK_TOKEN``, then each source in ``TOKEN_SOURCES``: today the
-  bootstrap token ``loopback serve`` writes into its data directory (``$LOOPBACK_DATA_DIR``,
-  ``./.loopback`` by default). A later ``loopback login`` adds a ``TokenSource`` that reads the
-  URL and token it stored in the user config directory.
+- the token: ``--token``, ``LOOPBACK_TOKEN``, then each source in ``TOKEN_SOURCES``: the URL and
+  token ``loopback login`` stored in the user config directory (``$LOOPBACK_CONFIG_DIR``, else
+  ``login.json`` in ``typer.get_app_dir("loopback")``: ``$XDG_CONFIG_HOME/loopback`` or
+  ``~/.config/loopback`` on Linux), then the bootstrap token ``loopback serve`` writes into its
+  data directory (``$LOOPBACK_DATA_DIR``, ``./.loopback`` by default). The stored URL goes with
+  the stored token: a token from ``--token`` or ``LOOPBACK_TOKEN`` never travels to it.
 
 Output: a command's result goes to stdout, as Rich tables for people or, with ``--output json``,
 as the API's JSON body verbatim for scripts; notes, warnings and errors go to stderr. When the
@@ -34,6 +36,7 @@ import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Protocol
 from urllib.parse import quote
@@ -52,7 +55,10 @@ API_URL_ENV = "LOOPBACK_API_URL"
 TOKEN_ENV = "LOOPBACK_TOKEN"
 DATA_DIR_ENV = "LOOPBACK_DATA_DIR"
 BOOTSTRAP_TOKEN_FILE = "bootstrap-token"
+CONFIG_DIR_ENV = "LOOPBACK_CONFIG_DIR"
+LOGIN_FILE = "login.json"
 TIMEOUT_SECONDS = 30.0
+PIPE_WIDTH = 200
 
 
 class ExitCode(enum.IntEnum):
@@ -109,7 +115,63 @@ class BootstrapTokenFile:
         return f"run this where `loopback serve` wrote {self.path()}"
 
 
-TOKEN_SOURCES: tuple[TokenSource, ...] = (BootstrapTokenFile(),)
+class LoginFile:
+    """The API URL and token ``loopback login`` stored for this user, readable by them alone."""
+
+    def directory(self) -> Path:
+        return Path(os.environ.get(CONFIG_DIR_ENV) or typer.get_app_dir("loopback"))
+
+    def path(self) -> Path:
+        return self.directory() / LOGIN_FILE
+
+    def find(self) -> FoundToken | None:
+        path = self.path()
+        try:
+            stored = json.loads(path.read_text())
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            raise NoToken(f"cannot read the login in {path}: {error.strerror or error}") from None
+        except ValueError:
+            stored = None
+        token = stored.get("token") if isinstance(stored, dict) else None
+        api_url = stored.get("api_url") if isinstance(stored, dict) else None
+        if not isinstance(token, str) or not token.strip() or not isinstance(api_url, str):
+            raise NoToken(f"the login in {path} is unreadable; run `loopback login` again")
+        return FoundToken(token, f"`loopback login` ({path})", api_url)
+
+    def hint(self) -> str:
+        return "run `loopback login`"
+
+    def save(self, api_url: str, token: str) -> Path:
+        """Store the URL and token: the directory 0700, the file 0600 from its first byte on."""
+        directory = self.directory()
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(directory, 0o700)
+        path = self.path()
+        partial = directory / f".{LOGIN_FILE}.{os.getpid()}"
+        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.fchmod(descriptor, 0o600)  # the file may have existed from an interrupted login
+            with os.fdopen(descriptor, "w") as file:
+                json.dump({"api_url": api_url, "token": token}, file)
+                file.write("\n")
+            os.replace(partial, path)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        return path
+
+    def remove(self) -> bool:
+        """Forget the stored login; False when there was none."""
+        try:
+            self.path().unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
+
+TOKEN_SOURCES: tuple[TokenSource, ...] = (LoginFile(), BootstrapTokenFile())
 
 
 @dataclass(frozen=True)
@@ -147,12 +209,13 @@ def connect(
 class ClientError(Exception):
     """Anything that stopped a command short of the API's yes; ``lines`` is what the user reads."""
 
-    def __init__(self, message: str, exit_code: ExitCode) -> None:
+    def __init__(self, message: str, exit_code: ExitCode, hints: Sequence[str] = ()) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+        self.hints = list(hints)  # what to do about it, a line each after the error
 
     def lines(self) -> list[str]:
-        return [f"error: {self}"]
+        return [f"error: {self}", *self.hints]
 
 
 class NoToken(ClientError):
@@ -242,12 +305,16 @@ class ApiProblem(ClientError):
             return [
                 f"error: {self.title.lower()} ({self.status})",
                 *(f"{e.field}: {e.detail}" for e in self.errors),
+                *self.hints,
             ]
         suffix = f"{self.status}, permission {self.permission}" if self.permission else str(self.status)
         lines = [f"error: {self.detail} ({suffix})"]
         if self.status == 401 and self.token_origin:
-            lines.append(f"the token came from {self.token_origin}; give another with --token or {TOKEN_ENV}")
-        return lines
+            lines.append(
+                f"the token came from {self.token_origin}; give another with --token, {TOKEN_ENV} "
+                "or `loopback login`"
+            )
+        return [*lines, *self.hints]
 
 
 # --- the client ----------------------------------------------------------------------------------
@@ -369,7 +436,7 @@ TokenOption = Annotated[
     str | None,
     typer.Option(
         "--token",
-        help=f"an API token (env {TOKEN_ENV}; else .loopback/bootstrap-token)",
+        help=f"an API token (env {TOKEN_ENV}; else `loopback login`'s, then .loopback/bootstrap-token)",
         show_default=False,
         rich_help_panel=CONNECTION_PANEL,
     ),
@@ -425,16 +492,57 @@ def shown(value: Any) -> str:
     return str(value)
 
 
+def parse_time(value: str) -> datetime:
+    """An API timestamp as an aware datetime; one without a zone is UTC, as the API means it."""
+    moment = datetime.fromisoformat(value)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def ago(value: Any, now: datetime | None = None) -> str:
+    """A timestamp relative to now for a table: "3 minutes ago", "in 20 seconds"; a date past a month."""
+    if not isinstance(value, str):
+        return shown(value)
+    try:
+        moment = parse_time(value)
+    except ValueError:
+        return shown(value)
+    seconds = ((now or datetime.now(UTC)) - moment).total_seconds()
+    if abs(seconds) < 5:
+        return "just now"
+    if abs(seconds) >= 30 * 86400:
+        return moment.astimezone(UTC).strftime("%Y-%m-%d")
+    amount, unit = next(
+        (int(abs(seconds) // size), unit)
+        for size, unit in ((86400, "day"), (3600, "hour"), (60, "minute"), (1, "second"))
+        if abs(seconds) >= size
+    )
+    span = f"{amount} {unit}{'' if amount == 1 else 's'}"
+    return f"{span} ago" if seconds > 0 else f"in {span}"
+
+
+def human_bytes(value: Any) -> str:
+    """A size for a table in binary units: "512 B", "1.2 MiB"; none (never measured) as "-"."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        return shown(value)
+    if abs(value) < 1024:
+        return f"{value} B"
+    size = float(value)
+    for unit in ("KiB", "MiB", "GiB", "TiB"):
+        size /= 1024
+        if abs(size) < 1024:
+            return f"{size:.1f} {unit}"
+    return f"{size / 1024:.1f} PiB"
+
+
 @dataclass(frozen=True)
 class Column:
     """One column of a table (or one line of a record): its heading and the key of the API's field.
 
-    ``wrap=False`` keeps ids, emails and timestamps whole; a narrow terminal wraps the other columns.
+    A narrow terminal folds long cells onto more lines; no column is ever dropped.
     """
 
     title: str
     key: str
-    wrap: bool = True
     format: Callable[[Any], str] = field(default=shown)
 
 
@@ -449,8 +557,12 @@ class Printer:
         return self.output is OutputFormat.JSON
 
     def _console(self) -> Console:
-        # Made per use, so it writes to the stdout of this moment (a test runner swaps it).
-        return Console(highlight=False, soft_wrap=False)
+        # Made per use, so it writes to the stdout of this moment (a test runner swaps it). A pipe
+        # or a log gets room for whole rows instead of the 80 columns Rich assumes without a TTY.
+        console = Console(highlight=False, soft_wrap=False)
+        if not console.is_terminal and "COLUMNS" not in os.environ:
+            console.width = PIPE_WIDTH
+        return console
 
     def rows(self, response: ApiResponse, key: str, columns: Sequence[Column], empty: str) -> None:
         """A list the API answered under ``key``, one row each."""
@@ -465,7 +577,7 @@ class Printer:
             return
         table = Table(header_style="bold")
         for c in columns:
-            table.add_column(c.title, overflow="fold", no_wrap=not c.wrap)
+            table.add_column(c.title, overflow="fold", min_width=len(c.title))
         for item in items:
             table.add_row(*(Text(c.format(item.get(c.key))) for c in columns))
         self._console().print(table)

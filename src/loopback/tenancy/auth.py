@@ -79,7 +79,7 @@ def current_principal(
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-def _record_refusal(
+def record_refusal(
     request: Request,
     principal: Principal,
     entry: Permission,
@@ -131,7 +131,7 @@ def requires(name: str) -> Callable[..., Any]:
             elif entry.scope is Scope.INSTALLATION:
                 check_operator(principal, entry)
         except Forbidden as error:
-            _record_refusal(request, principal, entry, error, None)
+            record_refusal(request, principal, entry, error, None)
             raise
         return principal
 
@@ -144,7 +144,7 @@ def requires(name: str) -> Callable[..., Any]:
         try:
             return organization_scope(session, principal, org, entry)
         except Forbidden as error:
-            _record_refusal(request, principal, entry, error, org)
+            record_refusal(request, principal, entry, error, org)
             raise
 
     def for_project(
@@ -157,7 +157,7 @@ def requires(name: str) -> Callable[..., Any]:
         try:
             return project_scope(session, principal, org, project, entry)
         except Forbidden as error:
-            _record_refusal(request, principal, entry, error, org, project)
+            record_refusal(request, principal, entry, error, org, project)
             raise
 
     by_scope: dict[Scope, Callable[..., Any]] = {

@@ -33,31 +33,31 @@ OrgOption = Annotated[
 ]
 YesOption = Annotated[bool, typer.Option("--yes", "-y", help="do not ask for confirmation")]
 
-ID = Column("id", "id", wrap=False)
-CREATED = Column("created", "created_at", wrap=False)
-SLUG = Column("slug", "slug", wrap=False)
+ID = Column("id", "id")
+CREATED = Column("created", "created_at")
+SLUG = Column("slug", "slug")
 ORGANIZATION = [SLUG, Column("name", "name"), Column("your role", "role"), ID, CREATED]
 PROJECT = [SLUG, Column("name", "name"), Column("organization", "organization"), ID, CREATED]
 MEMBER = [
-    Column("email", "email", wrap=False),
+    Column("email", "email"),
     Column("role", "role"),
-    Column("membership id", "id", wrap=False),
-    Column("since", "created_at", wrap=False),
+    Column("membership id", "id"),
+    Column("since", "created_at"),
 ]
 TOKEN_LIFE = [
     Column("role cap", "role_cap"),
-    Column("prefix", "prefix", wrap=False),
-    Column("last used", "last_used_at", wrap=False),
-    Column("expires", "expires_at", wrap=False),
-    Column("revoked", "revoked_at", wrap=False),
+    Column("prefix", "prefix"),
+    Column("last used", "last_used_at"),
+    Column("expires", "expires_at"),
+    Column("revoked", "revoked_at"),
 ]
 PERSONAL_TOKEN = [ID, Column("name", "name"), *TOKEN_LIFE]
-PROJECT_TOKEN = [ID, Column("name", "name"), Column("project", "project", wrap=False), *TOKEN_LIFE]
+PROJECT_TOKEN = [ID, Column("name", "name"), Column("project", "project"), *TOKEN_LIFE]
 TOKEN = [ID, Column("name", "name"), Column("kind", "kind"), Column("project", "project"), *TOKEN_LIFE]
 AUDIT_EVENT = [
-    Column("when", "occurred_at", wrap=False),
-    Column("actor", "actor_email", wrap=False),
-    Column("action", "action", wrap=False),
+    Column("when", "occurred_at"),
+    Column("actor", "actor_email"),
+    Column("action", "action"),
     Column("outcome", "outcome"),
     Column("target", "target"),
     Column("detail", "detail"),

@@ -1,0 +1,99 @@
+"""``loopback login|logout``: keep an API URL and token for later commands, readable by this user alone.
+
+``login`` checks the token with ``GET /v3/user`` before storing anything, then writes
+``{"api_url": ..., "token": ...}`` to ``login.json`` in the user config directory (see
+``loopback.kit.client.LoginFile``): the directory mode 0700, the file 0600. The token is never
+printed. Later commands find it after ``--token`` and ``LOOPBACK_TOKEN`` and use the stored URL
+unless ``--api-url`` or ``LOOPBACK_API_URL`` names another.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+from loopback.kit.client import (
+    API_URL_ENV,
+    CONNECTION_PANEL,
+    DEFAULT_API_URL,
+    ApiClient,
+    ApiCommand,
+    ApiProblem,
+    BadApiUrl,
+    ClientError,
+    Connection,
+    ExitCode,
+    LoginFile,
+    v3,
+)
+
+PANEL = "Connection (API client)"
+ORIGIN = "`loopback login`"
+
+
+def login(
+    api_url: Annotated[
+        str | None,
+        typer.Option(
+            "--api-url",
+            help=f"the API's base URL (env {API_URL_ENV}; default {DEFAULT_API_URL})",
+            show_default=False,
+            rich_help_panel=CONNECTION_PANEL,
+        ),
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            help="the API token (lbk_...); asked for without echo when left out",
+            show_default=False,
+            rich_help_panel=CONNECTION_PANEL,
+        ),
+    ] = None,
+) -> None:
+    """Check an API token and store it with the API's URL for the next commands (mode 0600)."""
+    url = (api_url or os.environ.get(API_URL_ENV) or DEFAULT_API_URL).rstrip("/")
+    if not url.startswith(("http://", "https://")):
+        raise BadApiUrl(f"the API URL {url!r} must start with http:// or https://")
+    if not token:
+        token = typer.prompt(f"API token for {url}", hide_input=True, err=True)
+    token = token.strip()
+    with ApiClient(Connection(url, token, ORIGIN)) as client:
+        try:
+            user = client.get(v3("user")).body
+        except ApiProblem as problem:
+            if problem.status == 401:
+                raise ClientError(
+                    f"the API at {url} refused this token: it is unknown, revoked or expired (401); "
+                    "nothing was stored",
+                    ExitCode.AUTH,
+                    ["an operator issues a first token with `loopback admin token EMAIL`"],
+                ) from None
+            if problem.status != 403 or problem.permission != "user.read":
+                raise
+            user = {}  # a project token: known to the API, but it has no account to show
+    source = LoginFile()
+    path = source.save(url, token)
+    who = user.get("email") or "a project token"
+    typer.echo(f"Logged in to {url} as {who}; the token is stored in {path} (mode 0600).", err=True)
+
+
+def logout() -> None:
+    """Forget the stored URL and token; the token itself stays valid until revoked."""
+    source = LoginFile()
+    path = source.path()
+    if not source.remove():
+        typer.echo(f"Not logged in: there is no {path}.", err=True)
+        return
+    typer.echo(
+        f"Removed {path}. The token still works until revoked: `loopback tokens revoke TOKEN_ID`.",
+        err=True,
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``login`` and ``logout`` to the ``loopback`` command."""
+    app.command("login", cls=ApiCommand, rich_help_panel=PANEL)(login)
+    app.command("logout", rich_help_panel=PANEL)(logout)

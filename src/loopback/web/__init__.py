@@ -1,0 +1,1 @@
+"""The web console: server-rendered pages under /console, usable without JavaScript."""
