@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 
 PR_SET_PDEATHSIG = 1
 STOP_GRACE_SECONDS = 3.0
+PORT_ATTEMPTS = 3
+BIND_FAILURE = "address already in use"
 
 
 class EmbeddedStorageError(RuntimeError):
@@ -114,9 +116,11 @@ class EmbeddedSeaweedFS:
         write_private(path, json.dumps(config).encode())
         return path
 
-    def _choose_ports(self) -> None:
+    def _choose_ports(self, avoid_previous: bool = False) -> None:
         remembered = self.root / "ports.json"
         previous = json.loads(remembered.read_text()).get("s3", 0) if remembered.exists() else 0
+        if avoid_previous:
+            previous = 0
         names = ["master", "master_grpc", "volume", "volume_grpc", "filer", "filer_grpc", "s3_grpc"]
         *picked, spare = free_ports(len(names) + 1)
         self._ports = dict(zip(names, picked, strict=True))
@@ -149,9 +153,26 @@ class EmbeddedSeaweedFS:
         self._processes.append((name, process))
 
     def start(self, timeout: float = 60.0) -> None:
-        """Start both processes and return once S3 answers; raise with the log's tail if it does not."""
+        """Start both processes and return once S3 answers; raise with the log's tail if it does not.
+
+        Ports are picked free, but another process (a parallel test worker, a second serve) can
+        bind one between the pick and SeaweedFS's listen: then it starts again on fresh ports.
+        """
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            try:
+                self._start_once(timeout, avoid_previous=attempt > 1)
+                return
+            except EmbeddedStorageError:
+                if attempt == PORT_ATTEMPTS or not self._lost_a_port_race():
+                    raise
+                log.warning("a SeaweedFS port was taken meanwhile; starting again on other ports")
+
+    def _lost_a_port_race(self) -> bool:
+        return any(BIND_FAILURE in self._log_tail(name, 20) for name in ("server", "s3"))
+
+    def _start_once(self, timeout: float, avoid_previous: bool) -> None:
         (self.root / "data").mkdir(parents=True, exist_ok=True)
-        self._choose_ports()
+        self._choose_ports(avoid_previous)
         p = self._ports
         deadline = time.monotonic() + timeout
         self._spawn(
@@ -214,11 +235,14 @@ class EmbeddedSeaweedFS:
                 time.sleep(0.1)
         raise EmbeddedStorageError(f"SeaweedFS S3 did not answer in time: {self._log_tail('s3')}")
 
-    def _log_tail(self, name: str) -> str:
+    def _log_tail(self, name: str, lines: int = 5) -> str:
+        """The last lines of a process's log, its fatal line (glog's ``F…``) first when it has one."""
         path = self.root / "logs" / f"{name}.out"
         if not path.exists():
             return "(no log)"
-        return " | ".join(path.read_text(errors="replace").strip().splitlines()[-5:])
+        tail = path.read_text(errors="replace").strip().splitlines()[-max(lines, 40) :]
+        fatal = [line for line in tail if line.startswith("F")][-1:]
+        return " | ".join([*fatal, *tail[-lines:]])
 
     def check(self) -> None:
         """S3 answers HTTP (any status: an anonymous call is refused, and that is an answer)."""
