@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import socket
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,7 +17,6 @@ from sqlalchemy.orm import Session
 
 from loopback.app import ReadinessCheck, create_app
 from loopback.buckets.models import Bucket
-from loopback.kit.ports import free_ports
 from loopback.kit.settings import Settings
 from loopback.migrations import upgrade
 from loopback.providers import config_file
@@ -132,12 +132,25 @@ def banner(settings: Settings, result: BootstrapResult, storage: EmbeddedSeaweed
     return "\n".join([*lines, ""])
 
 
+def bind_api(host: str, port: int) -> socket.socket:
+    """Bind the API's socket before anything starts: a port in use fails at once, clearly, and
+    port 0 gets a free port atomically (a pick-then-bind could lose it to another process)."""
+    family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    try:
+        return socket.create_server((host, port), family=family, backlog=2048)
+    except OSError as error:
+        raise SystemExit(
+            f"cannot listen on {host}:{port}: {error.strerror}; "
+            "set LOOPBACK_PORT to another port, or to 0 for a free one"
+        ) from None
+
+
 def serve(settings: Settings) -> None:
     """Run until SIGTERM or Ctrl-C, then stop the API, the worker and SeaweedFS, in that order."""
     configure_logging()
     console = Console(stderr=True)
-    if settings.port == 0:
-        settings.port = free_ports(1)[0]
+    listener = bind_api(settings.host, settings.port)
+    settings.port = int(listener.getsockname()[1])  # the real one, also when 0 asked for any
     signal.signal(signal.SIGTERM, _raise_system_exit)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     try:
@@ -168,7 +181,7 @@ def serve(settings: Settings) -> None:
                     log_config=None,
                     access_log=True,
                 )
-                uvicorn.Server(config).run()
+                uvicorn.Server(config).run(sockets=[listener])
             finally:
                 if consumer is not None:
                     consumer.stop(graceful=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -13,7 +14,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from loopback.kit.ports import free_ports
 from tests.conftest import Databases, wait_for
 
 
@@ -32,24 +32,30 @@ def processes_mentioning(marker: str) -> list[int]:
     return found
 
 
+API_LINE = re.compile(r"API +http://127\.0\.0\.1:(\d+)")
+
+
 class ServeProcess:
     """One ``loopback serve`` child with its own data directory, port and log file."""
 
     def __init__(self, data_dir: Path, databases: Databases | None) -> None:
         self.data_dir = data_dir
-        self.port = free_ports(1)[0]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, "LOOPBACK_DATA_DIR": str(data_dir), "LOOPBACK_PORT": str(self.port)}
+        # Port 0: serve binds a free port itself and prints it; a port picked here could be taken
+        # by another test worker before serve listens, and then another server would answer.
+        self.port = 0
+        self.url = ""
+        self.env = {**os.environ, "LOOPBACK_DATA_DIR": str(data_dir), "LOOPBACK_PORT": "0"}
         if databases is not None and not databases.database_url.startswith("sqlite"):
             self.env["LOOPBACK_DATABASE_URL"] = databases.database_url
             if databases.queue_url:
                 self.env["LOOPBACK_QUEUE_URL"] = databases.queue_url
             self.env["LOOPBACK_QUEUE_NAME"] = databases.queue_name
-        self.log_path = data_dir.parent / f"serve-{self.port}.log"
+        self.log_path = data_dir.parent / f"serve-{data_dir.name}.log"
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 60.0) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        already = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "loopback", "serve"],
@@ -64,6 +70,12 @@ class ServeProcess:
             assert self.process is not None
             if self.process.poll() is not None:
                 raise AssertionError(f"serve exited with {self.process.returncode}:\n{self.output()}")
+            if not self.url:
+                printed = API_LINE.search(self.log_path.read_bytes()[already:].decode(errors="replace"))
+                if printed is None:
+                    return False
+                self.port = int(printed.group(1))
+                self.url = f"http://127.0.0.1:{self.port}"
             try:
                 return httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200
             except httpx.HTTPError:

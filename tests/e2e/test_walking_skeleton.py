@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import signal
+import socket
 import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -151,7 +156,9 @@ def test_a_restart_keeps_every_record_and_creates_nothing_twice(
     assert processes_mentioning(str(first.data_dir)) == []
 
     second = ServeProcess(first.data_dir, None)
-    second.port, second.url, second.env = first.port, first.url, first.env
+    # A restart on the port the user asked for (as `make serve` does with 8080).
+    second.port, second.url = first.port, first.url
+    second.env = {**first.env, "LOOPBACK_PORT": str(first.port)}
     serve_factory.append(second)
     second.start()
     assert token not in second.output().split("Loopback object storage is running.")[-1]
@@ -175,3 +182,20 @@ def test_two_instances_run_side_by_side(tmp_path: Path, serve_factory: list[Serv
     assert len(endpoints) == 2
     assert one.stop() < 10
     assert two.stop() < 10
+
+
+def test_a_port_in_use_is_refused_at_once_with_what_to_do(tmp_path: Path) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        env = {**os.environ, "LOOPBACK_DATA_DIR": str(tmp_path / "data"), "LOOPBACK_PORT": str(port)}
+        started = time.monotonic()
+        done = subprocess.run(
+            [sys.executable, "-m", "loopback", "serve"], env=env, capture_output=True, text=True, timeout=60
+        )
+    assert done.returncode != 0
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
+    assert "LOOPBACK_PORT" in done.stderr
+    assert time.monotonic() - started < 15  # before SeaweedFS or anything else started
+    assert processes_mentioning(str(tmp_path / "data")) == []
