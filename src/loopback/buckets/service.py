@@ -139,6 +139,16 @@ class BucketService:
 
         A name another current bucket holds at that provider is a problem of ``name`` too.
         """
+        provider_row, region_row = self._placement(session, name, provider, region, deletion_policy)
+        if self._name_taken(session, provider_row.id, name):
+            raise Invalid.field("name", taken_message(name, provider))
+        return provider_row, region_row
+
+    def _placement(
+        self, session: Session, name: str, provider: str, region: str, deletion_policy: str
+    ) -> tuple[Provider, Region]:
+        """The provider and region of a new row, or 422 naming every field at fault: S3's naming
+        rules, the family's own, the deletion policy, an unknown or disabled provider or region."""
         problems = [FieldProblem("name", detail) for detail in bucket_name_problems(name)]
         if deletion_policy not in {p.value for p in DeletionPolicy}:
             problems.append(FieldProblem("deletion_policy", "one of delete, retain"))
@@ -149,8 +159,6 @@ class BucketService:
         if not problems:
             adapter = self._providers.adapter(session, provider_row.id)
             problems += [FieldProblem("name", d) for d in adapter.name_problems(name, region_row.code)]
-        if not problems and self._name_taken(session, provider_row.id, name):
-            problems.append(FieldProblem("name", taken_message(name, provider)))
         if problems:
             raise Invalid(problems)
         return provider_row, region_row
@@ -165,14 +173,9 @@ class BucketService:
         deletion_policy: str = DeletionPolicy.DELETE,
     ) -> BucketView:
         """Validate, record the bucket as ``pending`` with its event, then enqueue its reconcile."""
-        try:
-            provider_row, region_row = self.check_new(session, name, provider, region, deletion_policy)
-        except Invalid as invalid:
-            if [p.field for p in invalid.problems] == ["name"] and self._name_taken_by(
-                session, provider, name
-            ):
-                raise Conflict(taken_message(name, provider)) from None
-            raise
+        provider_row, region_row = self._placement(session, name, provider, region, deletion_policy)
+        if self._name_taken(session, provider_row.id, name):
+            raise Conflict(taken_message(name, provider))
         bucket = self._new_bucket(session, scope, name, provider_row, region_row, deletion_policy)
         session.add(bucket)
         record_event(session, bucket, "created", f"requested in {provider}/{region}")
@@ -211,16 +214,7 @@ class BucketService:
                 f"bucket {bucket.name!r} is ready at provider {provider!r}; a replacement needs another "
                 "provider or another name (delete this one to reuse its name)"
             )
-        provider_row = region_row = None
-        problems: list[FieldProblem] = [FieldProblem("name", d) for d in bucket_name_problems(name)]
-        try:
-            provider_row, region_row = self._providers.resolve(session, provider, region)
-        except Invalid as invalid:
-            problems += invalid.problems
-        if problems:
-            raise Invalid(problems)
-        assert provider_row is not None
-        assert region_row is not None
+        provider_row, region_row = self._placement(session, name, provider, region, bucket.deletion_policy)
         new = self._new_bucket(session, scope, name, provider_row, region_row, bucket.deletion_policy)
         new.supersedes_id = bucket.id
         bucket.superseded_by_id = new.id
@@ -395,10 +389,6 @@ class BucketService:
             )
             is not None
         )
-
-    def _name_taken_by(self, session: Session, provider: str, name: str) -> bool:
-        provider_id = session.scalar(select(Provider.id).where(Provider.name == provider))
-        return provider_id is not None and self._name_taken(session, provider_id, name)
 
     def _commit_new(self, session: Session, name: str, provider: str) -> None:
         try:

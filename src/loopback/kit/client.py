@@ -49,6 +49,7 @@ from rich.text import Text
 from typer.core import TyperCommand
 
 import loopback
+from loopback.kit.units import binary_size
 
 DEFAULT_API_URL = "http://127.0.0.1:8080"
 API_URL_ENV = "LOOPBACK_API_URL"
@@ -524,14 +525,7 @@ def human_bytes(value: Any) -> str:
     """A size for a table in binary units: "512 B", "1.2 MiB"; none (never measured) as "-"."""
     if not isinstance(value, int) or isinstance(value, bool):
         return shown(value)
-    if abs(value) < 1024:
-        return f"{value} B"
-    size = float(value)
-    for unit in ("KiB", "MiB", "GiB", "TiB"):
-        size /= 1024
-        if abs(size) < 1024:
-            return f"{size:.1f} {unit}"
-    return f"{size / 1024:.1f} PiB"
+    return binary_size(value)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from loopback.kit.client import (
     ApiClient,
     ApiCommand,
     ApiProblem,
+    ApiUrlOption,
     BadApiUrl,
     ClientError,
     Connection,
@@ -34,15 +35,7 @@ ORIGIN = "`loopback login`"
 
 
 def login(
-    api_url: Annotated[
-        str | None,
-        typer.Option(
-            "--api-url",
-            help=f"the API's base URL (env {API_URL_ENV}; default {DEFAULT_API_URL})",
-            show_default=False,
-            rich_help_panel=CONNECTION_PANEL,
-        ),
-    ] = None,
+    api_url: ApiUrlOption = None,
     token: Annotated[
         str | None,
         typer.Option(

@@ -86,9 +86,9 @@ def authenticate(
     session: Session, token: str, request_id: str | None = None, client_address: str | None = None
 ) -> Principal:
     """The principal for a bearer token, or 401 for one that is unknown, revoked or expired."""
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
+    row = live_token(session, token)
     now = utcnow()
-    if row is None or row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
+    if row is None:
         raise Unauthorized("the token is unknown, revoked or expired")
     user = session.get(User, row.user_id)
     if user is None:
@@ -110,18 +110,25 @@ def authenticate(
     )
 
 
+def live_token(session: Session, token: str) -> ApiToken | None:
+    """The stored token a bearer token is, unless it is unknown, revoked or expired."""
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
+    if (
+        row is None
+        or row.revoked_at is not None
+        or (row.expires_at is not None and row.expires_at <= utcnow())
+    ):
+        return None
+    return row
+
+
 def token_authenticates(database: Database, authorization: str) -> bool:
     """Whether an ``Authorization`` header still carries a live token (for replaying answers)."""
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token:
         return False
     with database.session() as session:
-        row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token.strip())))
-        return (
-            row is not None
-            and row.revoked_at is None
-            and (row.expires_at is None or row.expires_at > utcnow())
-        )
+        return live_token(session, token.strip()) is not None
 
 
 def _refuse(entry: Permission, role: str) -> Forbidden:

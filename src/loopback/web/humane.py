@@ -5,20 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from loopback.kit.clock import utcnow
-
-UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
+from loopback.kit.units import binary_size
 
 
 def human_bytes(size: int | None) -> str:
     """Binary units with one decimal past a kibibyte; an em dash before the first usage sync."""
-    if size is None:
-        return "—"
-    value = float(size)
-    for unit in UNITS:
-        if abs(value) < 1024 or unit == UNITS[-1]:
-            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
+    return "—" if size is None else binary_size(size)
 
 
 def human_count(count: int | None, noun: str) -> str:
