@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -14,6 +16,9 @@ from loopback.kit import login as login_cli
 from loopback.kit.settings import Settings
 from loopback.providers import cli as providers_cli
 from loopback.tenancy import cli as tenancy_cli
+
+if TYPE_CHECKING:
+    from loopback.credentials.secrets import RotationProgress, RotationReport
 
 app = typer.Typer(
     name="loopback",
@@ -123,6 +128,125 @@ def admin_token(
         db.dispose()
     typer.echo(f"Token for {email}, shown this once (stored hashed):")
     typer.echo(issued.secret)
+
+
+@admin.command("rotate-secret-key")
+def admin_rotate_secret_key(
+    batch_size: Annotated[int, typer.Option(min=1, help="rows re-encrypted per transaction")] = 500,
+) -> None:
+    """Re-encrypt every stored secret under the newest key, so the older keys can be retired.
+
+    With LOOPBACK_SECRET_KEY: restart every process with the new key first in it (`NEW,OLD`),
+    run this, then drop the older keys. Without it (the key file in the data directory): stop
+    `loopback serve` first; this puts a new key in the file and removes the old one when done.
+    Safe to run again; console users sign in again once the old key is gone.
+    """
+    from loopback.credentials.secrets import SecretKeyError, key_file
+
+    settings = _settings()
+    try:
+        if settings.secret_key is None:
+            _rotate_the_key_file(settings, batch_size)
+        else:
+            _rotate_to_the_first_configured_key(settings, batch_size)
+    except (SecretKeyError, ValueError) as error:
+        typer.echo(f"error: {error}", err=True)
+        path = key_file(settings)
+        if settings.secret_key is None and path.exists() and "," in path.read_text():
+            typer.echo(
+                f"{path} keeps the new key and the old one, so every value still opens; "
+                "fix the cause and run the command again to finish the rotation",
+                err=True,
+            )
+        raise typer.Exit(1) from None
+
+
+def _rotate_to_the_first_configured_key(settings: Settings, batch_size: int) -> None:
+    from cryptography.fernet import Fernet
+
+    from loopback.credentials.secrets import SecretStore, load_keys, rotate_stored_secrets
+    from loopback.kit.db import Database
+    from loopback.migrations import upgrade
+
+    keys = load_keys(settings)
+    store = SecretStore(keys)
+    if len(keys) == 1:
+        typer.echo(
+            "LOOPBACK_SECRET_KEY holds one key: there is nothing older to retire.\n"
+            "To rotate, put a new key first, restart every process with both, and run this again:\n"
+            f"  LOOPBACK_SECRET_KEY={Fernet.generate_key().decode()},<the current key>\n"
+            "(a freshly generated key; any output of `Fernet.generate_key()` will do)"
+        )
+        return
+    upgrade(settings.resolved_database_url)
+    db = Database(settings.resolved_database_url)
+    try:
+        with _rotation_progress() as progress, db.session() as session:
+            report = rotate_stored_secrets(session, store, batch_size, progress)
+    finally:
+        db.dispose()
+    typer.echo(
+        f"{_rotated(report)}; the older keys ({len(keys) - 1}) can now be removed from "
+        "LOOPBACK_SECRET_KEY (restart every process with the newest key only; console users sign in again)"
+    )
+
+
+def _rotate_the_key_file(settings: Settings, batch_size: int) -> None:
+    from loopback.credentials.secrets import SecretKeyError, key_file, rotate_key_file
+    from loopback.kit.db import Database
+    from loopback.migrations import upgrade
+
+    if not key_file(settings).exists():
+        raise SecretKeyError(
+            f"LOOPBACK_SECRET_KEY is unset and there is no key file at {key_file(settings)}: "
+            "check LOOPBACK_DATA_DIR"
+        )
+    upgrade(settings.resolved_database_url)
+    db = Database(settings.resolved_database_url)
+    try:
+        with _rotation_progress() as progress:
+            rotation = rotate_key_file(settings, db, batch_size=batch_size, progress=progress)
+    finally:
+        db.dispose()
+    how = "resumed the rotation of" if rotation.resumed else "put a new key in"
+    older = "the older key is" if rotation.retired == 1 else f"the older keys ({rotation.retired}) are"
+    typer.echo(f"{how} {rotation.path}; {_rotated(rotation.report)}")
+    typer.echo(
+        f"{older} removed from the file: back it up with the database, and start `loopback serve` "
+        "again; console users sign in again"
+    )
+
+
+def _rotated(report: RotationReport) -> str:
+    done = f"re-encrypted {report.secrets} secrets and {report.answers} kept answers under the newest key"
+    return done + (f" ({report.already_current} were under it already)" if report.already_current else "")
+
+
+@contextmanager
+def _rotation_progress() -> Iterator[RotationProgress]:
+    """A progress bar on a terminal, a line per batch on stderr otherwise (logs, CI, tests)."""
+    import sys
+
+    if not sys.stderr.isatty():
+
+        def line(table: str, seen: int, total: int) -> None:
+            typer.echo(f"{table}: {seen}/{total}", err=True)
+
+        yield line
+        return
+
+    from rich.console import Console
+    from rich.progress import Progress, TaskID
+
+    tasks: dict[str, TaskID] = {}
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+
+        def advance(table: str, seen: int, total: int) -> None:
+            if table not in tasks:
+                tasks[table] = bar.add_task(table, total=total)
+            bar.update(tasks[table], completed=seen, total=total)
+
+        yield advance
 
 
 @app.command()
