@@ -12,6 +12,7 @@ from loopback.buckets.service import BucketService
 from loopback.buckets.tasks import register_tasks
 from loopback.credentials.secrets import SecretStore, load_keys
 from loopback.credentials.service import CredentialService
+from loopback.credentials.tasks import register_tasks as register_credential_tasks
 from loopback.kit.db import Database
 from loopback.kit.settings import Settings
 from loopback.providers.service import ProviderService
@@ -37,7 +38,9 @@ class Runtime:
         providers = ProviderService(secrets)
         automation = Automation(make_huey(settings))
         buckets = BucketService(db, providers, automation.enqueue)
+        credentials = CredentialService(db, providers, secrets, buckets, automation.enqueue)
         register_tasks(automation, buckets, settings)
+        register_credential_tasks(automation, credentials, settings)
         return cls(
             settings=settings,
             db=db,
@@ -45,7 +48,7 @@ class Runtime:
             providers=providers,
             automation=automation,
             buckets=buckets,
-            credentials=CredentialService(providers, secrets),
+            credentials=credentials,
             tenancy=TenancyService(),
         )
 

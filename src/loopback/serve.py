@@ -173,6 +173,8 @@ def serve(settings: Settings) -> None:
                     consumer.shutdown_timeout = CONSUMER_SHUTDOWN_SECONDS
                     consumer.start()
                     runtime.buckets.resync()  # anything a previous run left half-done
+                    # expired keys, ended rotations and keys under an older, wider policy: at once
+                    runtime.automation.enqueue("credential.maintain")
                 console.print(banner(settings, result, storage), soft_wrap=True, highlight=False)
                 config = uvicorn.Config(
                     create_app(runtime, checks),

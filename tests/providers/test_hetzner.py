@@ -24,7 +24,7 @@ from loopback.credentials.models import Credential
 from loopback.kit.clock import utcnow
 from loopback.kit.ports import free_ports
 from loopback.providers import hetzner
-from loopback.providers.base import Placement, ProviderError, RegionSpec
+from loopback.providers.base import Grant, Placement, ProviderError, RegionSpec
 from loopback.providers.hetzner import COUNTRIES, REGIONS, HetznerProvider
 from loopback.providers.models import Provider, ProviderSlot
 from loopback.providers.registry import ProviderSetup, SlotKey, build_provider
@@ -190,7 +190,7 @@ def test_the_issued_credential_is_the_slot_key_and_reaches_the_bucket(
 ) -> None:
     name = unique_bucket_name("hz")
     adapter.create_bucket(name, REGION, B)
-    issued = adapter.issue_credential(name, REGION, "lb-crd_x", B)
+    issued = adapter.issue_credential(REGION, "lb-crd_x", [Grant(name)], B)
     assert issued.provider_user == "slot:hp-b"
     assert (issued.access_key_id, issued.secret_access_key) == (
         slot_keys[1].access_key_id,
@@ -221,7 +221,7 @@ def test_a_missing_or_unknown_slot_is_a_permanent_error(
         lambda: adapter.create_bucket("some-bucket", REGION, placement),
         lambda: adapter.bucket_exists("some-bucket", REGION, placement),
         lambda: adapter.read_usage("some-bucket", REGION, placement),
-        lambda: adapter.issue_credential("some-bucket", REGION, "lb-crd_x", placement),
+        lambda: adapter.issue_credential(REGION, "lb-crd_x", [Grant("some-bucket")], placement),
     ):
         with pytest.raises(ProviderError) as failure:
             call()
@@ -235,7 +235,7 @@ def test_an_unknown_region_is_refused(adapter: HetznerProvider) -> None:
         adapter.create_bucket("some-bucket", "ash", A)
     assert failure.value.code == "NoSuchRegion"
     with pytest.raises(ProviderError) as failure:
-        adapter.issue_credential("some-bucket", "ash", "lb-crd_x", A)
+        adapter.issue_credential("ash", "lb-crd_x", [Grant("some-bucket")], A)
     assert failure.value.code == "NoSuchRegion"
 
 
@@ -454,3 +454,35 @@ def test_a_provider_with_no_linked_key_refuses_buckets_at_once(
     [problem] = refused.json()["errors"]
     assert problem["field"] == "provider"
     assert "no linked keys" in problem["detail"]
+
+
+def test_a_key_hetzner_cannot_hold_to_its_request_is_refused_naming_the_field(
+    client: TestClient, runtime: Runtime, seaweedfs: EmbeddedSeaweedFS, slot_keys: tuple[SlotKey, SlotKey]
+) -> None:
+    """Never silently widened: read-only, write-only, a prefix, an expiry or a rotation is a 422."""
+    add_hetzner(runtime, seaweedfs, slot_keys)
+    bucket = ready(client, "demo", "default")
+    path = f"{buckets_path('demo', 'default')}/{bucket['id']}/credentials"
+    project_keys = "/v3/organizations/demo/projects/default/credentials"
+    for body, field in [
+        ({"access": "read-only"}, "access"),
+        ({"access": "write-only"}, "access"),
+        ({"prefix": "logs/"}, "prefix"),
+        ({"expires_in_days": 7}, "expires_at"),
+    ]:
+        refused = client.post(path, json=body)
+        assert refused.status_code == 422, (body, refused.text)
+        problem = refused.json()["errors"][0]
+        assert problem["field"] == field
+        assert f"provider {PROVIDER}" in problem["detail"]
+        assert "hetzner keys reach every bucket of a Hetzner project" in problem["detail"]
+    many = client.post(project_keys, json={"grants": [{"bucket_id": bucket["id"], "access": "read-only"}]})
+    assert many.status_code == 422
+    assert many.json()["errors"][0]["field"] == "grants.0.access"
+    with runtime.db.session() as session:
+        assert session.scalars(select(Credential)).all() == []  # nothing recorded
+    plain = client.post(path)
+    assert plain.status_code == 201, plain.text
+    rotated = client.post(f"{project_keys}/{plain.json()['id']}/rotate", json={"grace_seconds": 0})
+    assert rotated.status_code == 422
+    assert rotated.json()["errors"][0]["field"] == "credential"

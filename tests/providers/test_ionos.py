@@ -38,7 +38,7 @@ from botocore.exceptions import ClientError
 from loopback.buckets.naming import bucket_name_problems
 from loopback.kit.ports import free_ports
 from loopback.providers import ionos
-from loopback.providers.base import IssuedCredential, Placement, ProviderError
+from loopback.providers.base import Grant, IssuedCredential, Placement, ProviderError
 from loopback.providers.ionos import IonosProvider, build, ionos_name_problems
 from loopback.providers.registry import ProviderSetup, build_provider
 from loopback.providers.seaweedfs import EmbeddedSeaweedFS
@@ -279,6 +279,53 @@ class _Raw:
 # --- keys through the Cloud API --------------------------------------------------------------------
 
 
+# What an IONOS key statement may hold (objects and their listing), and what it must never hold.
+OBJECT_ACTIONS = {
+    "s3:ListBucket",
+    "s3:ListBucketMultipartUploads",
+    "s3:GetBucketLocation",
+    "s3:GetObject",
+    "s3:PutObject",
+    "s3:DeleteObject",
+    "s3:AbortMultipartUpload",
+    "s3:ListMultipartUploadParts",
+}
+BUCKET_CHANGES = {
+    "s3:*",
+    "s3:CreateBucket",
+    "s3:DeleteBucket",
+    "s3:PutBucketPolicy",
+    "s3:DeleteBucketPolicy",
+    "s3:PutBucketAcl",
+    "s3:PutObjectAcl",
+    "s3:PutBucketVersioning",
+    "s3:PutLifecycleConfiguration",
+    "s3:PutBucketCORS",
+    "s3:PutReplicationConfiguration",
+    "s3:PutBucketObjectLockConfiguration",
+}
+
+
+def test_one_key_over_two_buckets_gets_a_statement_on_each_and_modes_are_declared(
+    seaweedfs: EmbeddedSeaweedFS, standin: IonosStandIn, operator_s3: Any
+) -> None:
+    adapter = adapter_for(seaweedfs, standin, group_id=standin.group_id)
+    tenant = new_tenant()
+    first, second = (unique_bucket_name("ionos") for _ in range(2))
+    for bucket in (first, second):
+        adapter.create_bucket(bucket, "de", tenant)
+    adapter.issue_credential("de", "lb-crd_pair", [Grant(first), Grant(second)], tenant)
+    for bucket in (first, second):
+        (statement,) = policy_of(operator_s3, bucket)["Statement"]
+        assert statement["Resource"] == [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]
+        assert set(statement["Action"]) <= OBJECT_ACTIONS
+    capabilities = adapter.capabilities()
+    assert [mode.value for mode in capabilities.access_modes] == ["read-write"]
+    assert not capabilities.prefixes
+    assert not capabilities.narrowable
+    assert "ionos keys of one tenant" in capabilities.limits_reason
+
+
 def test_cloud_api_one_user_per_tenant_keys_scoped_by_bucket_policy(
     seaweedfs: EmbeddedSeaweedFS, standin: IonosStandIn, operator_s3: Any
 ) -> None:
@@ -300,7 +347,7 @@ def test_cloud_api_one_user_per_tenant_keys_scoped_by_bucket_policy(
     )
     standin.take()
 
-    issued = adapter.issue_credential(mine, "de", "lb-crd_one", tenant)
+    issued = adapter.issue_credential("de", "lb-crd_one", [Grant(mine)], tenant)
 
     seen = standin.take()
     email = f"lb-{tenant.project_id}@{DOMAIN}"
@@ -348,14 +395,18 @@ def test_cloud_api_one_user_per_tenant_keys_scoped_by_bucket_policy(
     assert sorted(granted["Resource"]) == [f"arn:aws:s3:::{mine}", f"arn:aws:s3:::{mine}/*"]
     assert "s3:DeleteBucket" not in granted["Action"]
     assert "s3:PutBucketPolicy" not in granted["Action"]
+    assert not BUCKET_CHANGES & set(granted["Action"]), "a key may never reshape its bucket"
+    assert set(granted["Action"]) <= OBJECT_ACTIONS
 
     # A second key of the same tenant, for another bucket: the same IONOS user, found, not made.
-    second = adapter.issue_credential(also_mine, "de", "lb-crd_two", tenant)
+    second = adapter.issue_credential("de", "lb-crd_two", [Grant(also_mine)], tenant)
     assert [c for c in calls(standin.take()) if c[1] == "POST"] == [
         ("cloud", "POST", f"/um/users/{uid}/s3keys")
     ]
     assert second.provider_user.startswith(f"cloud:{uid}:")
-    adapter.issue_credential(also_mine, "de", "lb-crd_three", tenant)  # same principal: still one statement
+    adapter.issue_credential(
+        "de", "lb-crd_three", [Grant(also_mine)], tenant
+    )  # same principal: still one statement
     assert [s["Sid"] for s in policy_of(operator_s3, also_mine)["Statement"]] == [
         ionos.statement_id({"CanonicalUser": [canonical]})
     ]
@@ -395,7 +446,7 @@ def test_cloud_api_contract_owned_regions_name_the_contract_user(
     adapter.create_bucket(other, "eu-central-3", new_tenant())
     standin.take()
 
-    issued = adapter.issue_credential(bucket, "eu-central-3", "lb-crd_c", tenant)
+    issued = adapter.issue_credential("eu-central-3", "lb-crd_c", [Grant(bucket)], tenant)
 
     user = standin.user_by_email(f"lb-{tenant.project_id}@{DOMAIN}")
     assert user is not None
@@ -420,7 +471,7 @@ def test_contract_owned_regions_need_the_contract_number(
 ) -> None:
     adapter = adapter_for(seaweedfs, standin, contract_number="")
     with pytest.raises(ProviderError) as refused:
-        adapter.issue_credential("any-bucket", "us-central-1", "lb-crd_x", new_tenant())
+        adapter.issue_credential("us-central-1", "lb-crd_x", [Grant("any-bucket")], new_tenant())
     assert refused.value.code == "NoContractNumber"
     assert not refused.value.transient
     assert standin.take() == []  # refused before any key was made
@@ -434,10 +485,10 @@ def test_a_sixth_key_for_one_tenant_is_refused_naming_the_limit(
     bucket = unique_bucket_name("ionos")
     adapter.create_bucket(bucket, "de", tenant)
     for index in range(5):
-        adapter.issue_credential(bucket, "de", f"lb-crd_{index}", tenant)
+        adapter.issue_credential("de", f"lb-crd_{index}", [Grant(bucket)], tenant)
     standin.take()
     with pytest.raises(ProviderError) as refused:
-        adapter.issue_credential(bucket, "de", "lb-crd_6", tenant)
+        adapter.issue_credential("de", "lb-crd_6", [Grant(bucket)], tenant)
     assert refused.value.code == "KeyLimitExceeded"
     assert not refused.value.transient
     assert "at most 5 object storage keys per user" in refused.value.message
@@ -461,7 +512,7 @@ def test_a_key_is_found_by_its_digest_when_its_id_is_too_long_to_record(
     tenant = new_tenant()
     bucket = unique_bucket_name("ionos")
     adapter.create_bucket(bucket, "de", tenant)
-    issued = adapter.issue_credential(bucket, "de", "lb-crd_d", tenant)
+    issued = adapter.issue_credential("de", "lb-crd_d", [Grant(bucket)], tenant)
     uid = issued.provider_user.split(":")[1]
     digest = hashlib.sha256(issued.access_key_id.encode()).hexdigest()[:32]
     standin.take()
@@ -488,7 +539,7 @@ def test_management_api_keys_are_polled_until_available_and_granted(
     adapter.create_bucket(other, region, tenant)
     standin.take()
 
-    issued = adapter.issue_credential(bucket, region, "lb-crd_m", tenant)
+    issued = adapter.issue_credential(region, "lb-crd_m", [Grant(bucket)], tenant)
 
     seen = standin.take()
     (key_id,) = standin.access_key_ids()
@@ -538,7 +589,7 @@ def test_management_api_key_that_never_becomes_available_is_deleted_again(
     bucket = unique_bucket_name("ionos")
     adapter.create_bucket(bucket, "de", tenant)
     with pytest.raises(ProviderError) as failed:
-        adapter.issue_credential(bucket, "de", "lb-crd_slow", tenant)
+        adapter.issue_credential("de", "lb-crd_slow", [Grant(bucket)], tenant)
     assert failed.value.transient
     assert failed.value.code == "KeyNotReady"
     assert calls(standin.take())[-1][1] == "DELETE"
@@ -557,7 +608,7 @@ def test_a_wrong_token_is_a_permanent_error_with_ionos_message(
     bucket = unique_bucket_name("ionos")
     adapter.create_bucket(bucket, "de", tenant)
     with pytest.raises(ProviderError) as refused:
-        adapter.issue_credential(bucket, "de", "lb-crd_w", tenant)
+        adapter.issue_credential("de", "lb-crd_w", [Grant(bucket)], tenant)
     assert not refused.value.transient
     assert refused.value.code == "paas-auth-1"
     assert (
@@ -579,7 +630,7 @@ def test_ionos_unavailable_is_transient_and_a_passing_fault_is_retried(
     adapter.create_bucket(bucket, "de", tenant)
     standin.fail(503, times=100)
     with pytest.raises(ProviderError) as failed:
-        adapter.issue_credential(bucket, "de", "lb-crd_u", tenant)
+        adapter.issue_credential("de", "lb-crd_u", [Grant(bucket)], tenant)
     assert failed.value.transient
     assert "answered 503" in failed.value.message
     standin._failures.clear()
@@ -587,7 +638,7 @@ def test_ionos_unavailable_is_transient_and_a_passing_fault_is_retried(
 
     standin.fail(503, times=1, method="GET")  # one passing fault on a read: retried
     standin.fail(429, times=1, method="POST")  # throttled before acting: retried too
-    issued = adapter.issue_credential(bucket, "de", "lb-crd_r", tenant)
+    issued = adapter.issue_credential("de", "lb-crd_r", [Grant(bucket)], tenant)
     statuses = [s.status for s in standin.take()]
     assert statuses.count(503) == 1
     assert statuses.count(429) == 1
@@ -598,7 +649,7 @@ def test_an_unreachable_api_is_transient(seaweedfs: EmbeddedSeaweedFS) -> None:
     dead = f"http://127.0.0.1:{free_ports(1)[0]}"
     adapter = build(setup_for(seaweedfs, None, token="t", cloud_url=dead))
     with pytest.raises(ProviderError) as failed:
-        adapter.issue_credential("any-bucket", "de", "lb-crd_x", new_tenant())
+        adapter.issue_credential("de", "lb-crd_x", [Grant("any-bucket")], new_tenant())
     assert failed.value.transient
     assert failed.value.code == "Unreachable"
 
@@ -617,7 +668,7 @@ def test_secrets_never_reach_the_logs(
     bucket = unique_bucket_name("ionos")
     adapter.create_bucket(bucket, "de", tenant)
     with caplog.at_level(logging.DEBUG):
-        issued = adapter.issue_credential(bucket, "de", "lb-crd_l", tenant)
+        issued = adapter.issue_credential("de", "lb-crd_l", [Grant(bucket)], tenant)
     assert issued.secret_access_key not in caplog.text
     assert standin.token not in caplog.text
     created = next(s for s in standin.requests if s.method == "POST" and s.path == "/um/users")

@@ -134,6 +134,10 @@ def test_an_s3_provider_is_created_and_shown_with_its_key_masked(
         "per_bucket_credentials": True,
         "native_usage_stats": False,
         "regions_fixed": False,
+        "access_modes": ["read-write", "read-only", "write-only"],
+        "prefixes": True,
+        "max_buckets_per_key": 128,
+        "revocable": True,
         "notes": [],
     }
     assert created["problem"] is None

@@ -16,6 +16,10 @@ S3_CAPABILITIES = {
     "per_bucket_credentials": True,
     "native_usage_stats": False,
     "regions_fixed": False,
+    "access_modes": ["read-write", "read-only", "write-only"],
+    "prefixes": True,
+    "max_buckets_per_key": 128,
+    "revocable": True,
     "notes": [],
 }
 

@@ -10,7 +10,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from loopback.kit.ports import free_ports
-from loopback.providers.base import Placement, ProviderError, RegionSpec
+from loopback.providers.base import Grant, Placement, ProviderError, RegionSpec
 from loopback.providers.s3 import S3Provider, S3ProviderConfig
 from loopback.providers.seaweedfs import EmbeddedSeaweedFS
 from tests.conftest import unique_bucket_name, wait_for
@@ -81,7 +81,7 @@ def test_an_issued_key_reaches_its_bucket_only_until_revoked(
 ) -> None:
     other = unique_bucket_name("adapter-other")
     adapter.create_bucket(other, REGION, TENANT)
-    issued = adapter.issue_credential(bucket, REGION, f"lb-test-{bucket}", TENANT)
+    issued = adapter.issue_credential(REGION, f"lb-test-{bucket}", [Grant(bucket)], TENANT)
     assert issued.secret_access_key not in repr(issued)
     s3 = client_with(seaweedfs, issued.access_key_id, issued.secret_access_key)
     s3.put_object(Bucket=bucket, Key="mine", Body=b"ok")

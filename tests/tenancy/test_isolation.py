@@ -24,6 +24,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from loopback.app import PUBLIC, create_app
+from loopback.credentials.service import GrantRequest, KeyRequest
 from loopback.kit.clock import utcnow
 from loopback.kit.ids import new_id
 from loopback.kit.settings import Settings
@@ -205,10 +206,10 @@ def world(seaweedfs: EmbeddedSeaweedFS, tmp_path_factory: pytest.TempPathFactory
         scope = project_scope(
             session, _principal(users[Role.OWNER]), "acme", "web", permission("credentials.issue")
         )
-        credential, _ = runtime.credentials.issue(
-            session, scope, runtime.buckets.get(session, scope, ids["bucket"])
+        issued, _ = runtime.credentials.issue_and_commit(
+            session, scope, KeyRequest(grants=[GrantRequest(ids["bucket"])])
         )
-        ids["credential"] = credential.id
+        ids["credential"] = issued.credential.id
         session.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
     runtime.db.dispose()
     template = data_dir / "template.db"
@@ -231,6 +232,7 @@ class Call:
 
 B = "/v3/organizations/{org}/projects/{project}/buckets"
 C = B + "/{bucket_id}/credentials"
+K = "/v3/organizations/{org}/projects/{project}/credentials"
 CALLS: dict[tuple[str, str], Call] = {
     ("get", "/healthz"): Call(200),
     ("get", "/readyz"): Call(200),
@@ -289,6 +291,14 @@ CALLS: dict[tuple[str, str], Call] = {
     ("get", C): Call(200),
     ("post", C): Call(201),
     ("delete", C + "/{credential_id}"): Call(200),
+    ("get", K): Call(200),
+    ("post", K): Call(
+        201, {"name": "two modes", "grants": [{"bucket_id": "{bucket}", "access": "read-only"}]}
+    ),
+    ("get", K + "/{credential_id}"): Call(200),
+    ("patch", K + "/{credential_id}"): Call(200, {"name": "renamed"}),
+    ("post", K + "/{credential_id}/rotate"): Call(201, {"grace_seconds": 60}),
+    ("delete", K + "/{credential_id}"): Call(200),
     ("get", "/v2/organizations/{org}/projects/{project}/buckets"): Call(200),
     ("post", "/v2/organizations/{org}/projects/{project}/buckets"): Call(
         202, {"name": "fresh-v2-iso", "provider": "local", "region": "local-1"}
@@ -332,6 +342,17 @@ def expected_status(permission_name: str, path: str, caller: Caller, ok: int) ->
     if role is None:
         return 404
     return ok if role in entry.roles else 403
+
+
+def filled(body: Any, ids: dict[str, str]) -> Any:
+    """A request body with ``{name}`` in its strings replaced by the world's ids, at any depth."""
+    if isinstance(body, str):
+        return body.format(**ids)
+    if isinstance(body, dict):
+        return {k: filled(v, ids) for k, v in body.items()}
+    if isinstance(body, list):
+        return [filled(v, ids) for v in body]
+    return body
 
 
 def fill(path: str, world: World, caller: Caller) -> str:
@@ -396,7 +417,7 @@ def test_each_caller_gets_what_the_table_says(
         caller = world.callers[name]
         world.restore()
         headers = {"Authorization": f"Bearer {caller.token}"} if caller.token else {}
-        body = {k: v.format(**world.ids) for k, v in call.body.items()} if call.body else None
+        body = filled(call.body, world.ids) if call.body else None
         response = api.request(method, fill(path, world, caller), json=body, headers=headers)
         want = expected_status(permission_name, path, caller, call.ok)
         if response.status_code != want:

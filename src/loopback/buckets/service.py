@@ -22,12 +22,12 @@ from sqlalchemy.orm import Session
 from loopback.automation.queue import Enqueue
 from loopback.buckets.models import Bucket, BucketEvent, BucketStatus, DeletionPolicy, DesiredState
 from loopback.buckets.naming import bucket_name_problems
-from loopback.credentials.models import Credential
+from loopback.credentials.models import Credential, CredentialGrant
 from loopback.kit.clock import utcnow
 from loopback.kit.db import Database
 from loopback.kit.errors import Conflict, FieldProblem, Invalid, NotFound, ProviderUnavailable
 from loopback.kit.ids import new_id
-from loopback.providers.base import ProviderError
+from loopback.providers.base import Access, Grant, ProviderError
 from loopback.providers.models import Provider, Region
 from loopback.providers.service import ProviderService
 from loopback.tenancy import audit
@@ -117,6 +117,37 @@ def _with_names() -> Select[Bucket, str, str]:
         .join(Provider, Provider.id == Bucket.provider_id)
         .join(Region, Region.id == Bucket.region_id)
     )
+
+
+def _key_releases(session: Session, bucket_id: str) -> list[tuple[str, str, list[Grant]]]:
+    """What deleting a bucket does to each active key with a grant on it: ``(id, provider user,
+    the grants it keeps)``; a key left with no grant is revoked, the others lose this bucket only."""
+    keys = session.scalars(
+        select(Credential).where(
+            Credential.status == "active",
+            Credential.id.in_(
+                select(CredentialGrant.credential_id).where(CredentialGrant.bucket_id == bucket_id)
+            ),
+        )
+    ).all()
+    others = {g.bucket_id for key in keys for g in key.grants if g.bucket_id != bucket_id}
+    names = dict(
+        session.execute(
+            select(Bucket.id, Bucket.name).where(Bucket.id.in_(others), Bucket.status != BucketStatus.DELETED)
+        ).all()
+    )
+    return [
+        (
+            key.id,
+            key.provider_user,
+            [
+                Grant(names[g.bucket_id], Access(g.access), g.prefix)
+                for g in key.grants
+                if g.bucket_id in names
+            ],
+        )
+        for key in keys
+    ]
 
 
 class BucketService:
@@ -289,6 +320,15 @@ class BucketService:
         if row is None:
             raise NotFound(f"bucket {bucket_id} does not exist in project {scope.project_slug!r}")
         return BucketView(*row)
+
+    def get_many(
+        self, session: Session, scope: ProjectScope, bucket_ids: Sequence[str]
+    ) -> dict[str, BucketView]:
+        """The buckets of this project among ``bucket_ids``, by id, in one query; others are absent."""
+        if not bucket_ids:
+            return {}
+        rows = session.execute(_in_scope(_with_names(), scope).where(Bucket.id.in_(list(bucket_ids))))
+        return {b.id: BucketView(b, p, r) for b, p, r in rows}
 
     def events(self, session: Session, scope: ProjectScope, bucket_id: str) -> Sequence[BucketEvent]:
         """Every transition of a bucket with its reason and time, oldest first."""
@@ -473,12 +513,7 @@ class BucketService:
                 bucket.status = BucketStatus.PROVISIONING
                 bucket.status_reason = None
                 record_event(session, bucket, "provisioning")
-            credentials = [
-                c.provider_user
-                for c in session.scalars(
-                    select(Credential).where(Credential.bucket_id == bucket.id, Credential.status == "active")
-                )
-            ]
+            releases = _key_releases(session, bucket.id) if desired == DesiredState.ABSENT else []
             name, region_code, endpoint = bucket.name, region.code, region.endpoint
             placement = bucket.placement
             retain, force = bucket.deletion_policy == DeletionPolicy.RETAIN, bucket.force_delete
@@ -487,8 +522,11 @@ class BucketService:
             if desired == DesiredState.PRESENT:
                 adapter.create_bucket(name, region_code, placement)
             else:
-                for provider_user in credentials:
-                    adapter.revoke_credential(region_code, provider_user, placement)
+                for _, provider_user, remaining in releases:
+                    if remaining:  # a key over other buckets too keeps those, and loses this one
+                        adapter.update_credential(region_code, provider_user, remaining, placement)
+                    else:
+                        adapter.revoke_credential(region_code, provider_user, placement)
                 if not retain:
                     if force:
                         removed = adapter.empty_bucket(name, region_code, placement)
@@ -514,10 +552,14 @@ class BucketService:
                 record_event(session, bucket, "ready")
                 log.info("bucket %s (%s) is ready at %s", bucket_id, name, endpoint)
             else:
-                for credential in session.scalars(
-                    select(Credential).where(Credential.bucket_id == bucket.id, Credential.status == "active")
-                ).all():
-                    credential.mark_revoked(session)
+                for credential_id, _, remaining in releases:
+                    credential = session.get(Credential, credential_id)
+                    if credential is None:
+                        continue
+                    if remaining:
+                        credential.grants = [g for g in credential.grants if g.bucket_id != bucket.id]
+                    else:
+                        credential.mark_revoked(session)
                 bucket.status = BucketStatus.DELETED
                 bucket.deleted_at = utcnow()
                 record_event(session, bucket, "released" if retain else "deleted")

@@ -1,10 +1,29 @@
-"""API v3 routes for a bucket's credentials."""
+"""API v3 routes for credentials: a project's keys over its buckets, and one bucket's keys.
+
+The issuing and rotating calls answer the secret once, as JSON or, with ``?format=``, as the file
+a tool reads (``env``, ``aws-credentials``, ``aws-config``, ``rclone``, ``s3cmd``, ``kubernetes``).
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response, status
+from typing import Annotated, Any
 
-from loopback.credentials.schemas import CredentialList, CredentialOut, IssuedCredentialOut
+from fastapi import APIRouter, Body, Query, Request, Response, status
+from fastapi.responses import PlainTextResponse
+
+from loopback.credentials.formats import MEDIA_TYPES, render
+from loopback.credentials.schemas import (
+    BucketCredentialIssue,
+    CredentialIssue,
+    CredentialList,
+    CredentialOut,
+    CredentialRotate,
+    CredentialUpdate,
+    FormatQuery,
+    IssuedCredentialOut,
+    handover,
+)
+from loopback.credentials.service import CredentialView
 from loopback.tenancy.auth import (
     CredentialsIssue,
     CredentialsRead,
@@ -13,53 +32,180 @@ from loopback.tenancy.auth import (
     RuntimeDep,
 )
 
-router = APIRouter(
-    prefix="/v3/organizations/{org}/projects/{project}/buckets/{bucket_id}/credentials",
-    tags=["credentials"],
+PROJECT = "/v3/organizations/{org}/projects/{project}"
+router = APIRouter(prefix=PROJECT, tags=["credentials"])
+
+FormatParam = Annotated[
+    FormatQuery | None,
+    Query(alias="format", description="answer with the file a tool reads instead of JSON"),
+]
+LimitParam = Annotated[int, Query(ge=1, le=500)]
+CursorParam = Annotated[str | None, Query(max_length=40)]
+HANDOVER_RESPONSES: dict[int | str, dict[str, Any]] = {
+    201: {
+        "content": {
+            "text/plain": {"schema": {"type": "string"}},
+            "application/yaml": {"schema": {"type": "string"}},
+        },
+        "description": "the key; with ?format= as that tool's file",
+    }
+}
+
+
+def _answer(
+    view: CredentialView, secret: str, fmt: str | None, location: str, response: Response
+) -> IssuedCredentialOut | Response:
+    headers = {"Location": location, "Cache-Control": "no-store"}
+    if fmt is not None:
+        return PlainTextResponse(
+            render(fmt, handover(view, secret)),
+            status_code=status.HTTP_201_CREATED,
+            media_type=MEDIA_TYPES[fmt],
+            headers=headers,
+        )
+    response.headers.update(headers)
+    return IssuedCredentialOut.issued(view, secret)
+
+
+def _listing(views: list[CredentialView], next_cursor: str | None) -> CredentialList:
+    return CredentialList(credentials=[CredentialOut.of(v) for v in views], next_cursor=next_cursor)
+
+
+# --- a project's keys --------------------------------------------------------------------------
+
+
+@router.post(
+    "/credentials",
+    status_code=status.HTTP_201_CREATED,
+    response_model=IssuedCredentialOut,
+    responses=HANDOVER_RESPONSES,
 )
-
-
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=IssuedCredentialOut)
 def issue_credential(
+    body: CredentialIssue,
+    scope: CredentialsIssue,
+    runtime: RuntimeDep,
+    session: DbSession,
+    request: Request,
+    response: Response,
+    fmt: FormatParam = None,
+) -> IssuedCredentialOut | Response:
+    """Issue a key over 1 to 128 buckets of this project, each read-write, read-only or write-only."""
+    view, secret = runtime.credentials.issue_and_commit(session, scope, body.request())
+    return _answer(view, secret, fmt, f"{request.url.path}/{view.credential.id}", response)
+
+
+@router.get("/credentials", response_model=CredentialList)
+def list_credentials(
+    scope: CredentialsRead,
+    runtime: RuntimeDep,
+    session: DbSession,
+    limit: LimitParam = 100,
+    cursor: CursorParam = None,
+) -> CredentialList:
+    """The project's keys with their grants, state and expiry, oldest first; never a secret."""
+    return _listing(*runtime.credentials.page(session, scope, limit, cursor))
+
+
+@router.get("/credentials/{credential_id}", response_model=CredentialOut)
+def get_credential(
+    credential_id: str, scope: CredentialsRead, runtime: RuntimeDep, session: DbSession
+) -> CredentialOut:
+    """One key, without its secret."""
+    return CredentialOut.of(runtime.credentials.get(session, scope, credential_id))
+
+
+@router.patch("/credentials/{credential_id}", response_model=CredentialOut)
+def update_credential(
+    credential_id: str,
+    body: CredentialUpdate,
+    scope: CredentialsIssue,
+    runtime: RuntimeDep,
+    session: DbSession,
+) -> CredentialOut:
+    """Rename a key or replace its grants; the access key and secret stay the same."""
+    grants = None if body.grants is None else [g.request() for g in body.grants]
+    return CredentialOut.of(runtime.credentials.update(session, scope, credential_id, body.name, grants))
+
+
+@router.post(
+    "/credentials/{credential_id}/rotate",
+    status_code=status.HTTP_201_CREATED,
+    response_model=IssuedCredentialOut,
+    responses=HANDOVER_RESPONSES,
+)
+def rotate_credential(
+    credential_id: str,
+    scope: CredentialsIssue,
+    runtime: RuntimeDep,
+    session: DbSession,
+    request: Request,
+    response: Response,
+    body: Annotated[CredentialRotate | None, Body()] = None,
+    fmt: FormatParam = None,
+) -> IssuedCredentialOut | Response:
+    """A new key and secret for the same grants; the old key works for the grace period, then is revoked."""
+    grace = (body or CredentialRotate()).grace_seconds
+    view, secret = runtime.credentials.rotate(session, scope, credential_id, grace)
+    location = request.url.path.removesuffix(f"{credential_id}/rotate") + view.credential.id
+    return _answer(view, secret, fmt, location, response)
+
+
+@router.delete("/credentials/{credential_id}", response_model=CredentialOut)
+def revoke_credential(
+    credential_id: str, scope: CredentialsRevoke, runtime: RuntimeDep, session: DbSession
+) -> CredentialOut:
+    """Revoke a key at the provider; it stops working at once."""
+    return CredentialOut.of(runtime.credentials.revoke(session, scope, credential_id))
+
+
+# --- one bucket's keys -------------------------------------------------------------------------
+
+
+@router.post(
+    "/buckets/{bucket_id}/credentials",
+    status_code=status.HTTP_201_CREATED,
+    response_model=IssuedCredentialOut,
+    responses=HANDOVER_RESPONSES,
+)
+def issue_bucket_credential(
     bucket_id: str,
     scope: CredentialsIssue,
     runtime: RuntimeDep,
     session: DbSession,
     request: Request,
     response: Response,
-) -> IssuedCredentialOut:
-    """Issue an access key that reaches this bucket only; the secret is in this response and nowhere else."""
-    view = runtime.buckets.get(session, scope, bucket_id)
-    credential, secret = runtime.credentials.issue(session, scope, view)
-    response.headers["Location"] = f"{request.url.path}/{credential.id}"
-    return IssuedCredentialOut(
-        **CredentialOut.of(credential).model_dump(),
-        secret_access_key=secret,
-        bucket=view.bucket.name,
-        endpoint=view.bucket.endpoint,
-        region=view.region,
-    )
+    body: Annotated[BucketCredentialIssue | None, Body()] = None,
+    fmt: FormatParam = None,
+) -> IssuedCredentialOut | Response:
+    """Issue a key that reaches this bucket only; the secret is in this response and nowhere else."""
+    runtime.buckets.get(session, scope, bucket_id)  # 404 for a bucket outside the project
+    key = (body or BucketCredentialIssue()).request(bucket_id)
+    view, secret = runtime.credentials.issue_and_commit(session, scope, key)
+    return _answer(view, secret, fmt, f"{request.url.path}/{view.credential.id}", response)
 
 
-@router.get("", response_model=CredentialList)
-def list_credentials(
-    bucket_id: str, scope: CredentialsRead, runtime: RuntimeDep, session: DbSession
+@router.get("/buckets/{bucket_id}/credentials", response_model=CredentialList)
+def list_bucket_credentials(
+    bucket_id: str,
+    scope: CredentialsRead,
+    runtime: RuntimeDep,
+    session: DbSession,
+    limit: LimitParam = 100,
+    cursor: CursorParam = None,
 ) -> CredentialList:
-    """The bucket's credentials, without their secrets."""
-    view = runtime.buckets.get(session, scope, bucket_id)
-    return CredentialList(
-        credentials=[CredentialOut.of(c) for c in runtime.credentials.list(session, scope, view.bucket.id)]
-    )
+    """The keys with a grant on this bucket, without their secrets."""
+    runtime.buckets.get(session, scope, bucket_id)
+    return _listing(*runtime.credentials.page(session, scope, limit, cursor, bucket_id=bucket_id))
 
 
-@router.delete("/{credential_id}", response_model=CredentialOut)
-def revoke_credential(
+@router.delete("/buckets/{bucket_id}/credentials/{credential_id}", response_model=CredentialOut)
+def revoke_bucket_credential(
     bucket_id: str,
     credential_id: str,
     scope: CredentialsRevoke,
     runtime: RuntimeDep,
     session: DbSession,
 ) -> CredentialOut:
-    """Revoke a credential at the provider; it stops working at once."""
-    view = runtime.buckets.get(session, scope, bucket_id)
-    return CredentialOut.of(runtime.credentials.revoke(session, scope, view, credential_id))
+    """Revoke a key at the provider; it stops working at once (for every bucket it reaches)."""
+    runtime.buckets.get(session, scope, bucket_id)
+    return CredentialOut.of(runtime.credentials.revoke(session, scope, credential_id, bucket_id))

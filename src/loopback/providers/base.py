@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Protocol
 
 
@@ -28,15 +30,45 @@ class RegionSpec:
     endpoint: str
 
 
+class Access(StrEnum):
+    """What a key may do in one granted bucket; never anything to the bucket itself."""
+
+    READ_WRITE = "read-write"  # get, head, put, delete objects, multipart, list, object tags
+    READ_ONLY = "read-only"  # get, head, list, read object tags
+    WRITE_ONLY = "write-only"  # put and multipart only: no get, no list, no delete
+
+
+ALL_ACCESS: tuple[Access, ...] = tuple(Access)
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One bucket a key reaches, how, and optionally only under a key prefix."""
+
+    bucket: str
+    access: Access = Access.READ_WRITE
+    prefix: str | None = None
+
+
 @dataclass(frozen=True)
 class Capabilities:
-    """What a family can do, shown to operators and used to decide how to read usage."""
+    """What a family can do, shown to operators and used to decide how to read usage.
+
+    The key fields say what a family can *enforce*; the credential service refuses (422) whatever
+    a request asks beyond them, so a key is never silently wider than asked.
+    """
 
     per_bucket_credentials: bool
     native_usage_stats: bool
     regions_fixed: bool = False
     keys_by_slot: bool = False  # keys are operator-linked slots; with none linked, nothing can be placed
     notes: tuple[str, ...] = field(default_factory=tuple)
+    access_modes: tuple[Access, ...] = ALL_ACCESS  # the modes a key of this family can be held to
+    prefixes: bool = True  # a grant can be held to keys under a prefix
+    max_buckets_per_key: int = 128  # grants one key may carry (COSI's BucketAccess allows 128)
+    revocable: bool = True  # a key can be revoked at the provider (so it can expire and rotate)
+    narrowable: bool = True  # a key's grants can be narrowed after issuance (fewer buckets, less access)
+    limits_reason: str = ""  # why a family enforces less, for the 422 that refuses a request
 
 
 @dataclass(frozen=True)
@@ -77,8 +109,10 @@ class StorageProvider(Protocol):
     - ``empty_bucket`` deletes every object (a forced deletion) and says how many it removed.
     - ``delete_bucket`` succeeds when the bucket is already gone; a bucket with objects is refused
       with code ``BucketNotEmpty``.
-    - ``issue_credential`` creates an identity whose key reaches exactly one bucket;
-      ``revoke_credential`` removes it and succeeds when it is already gone.
+    - ``issue_credential`` creates an identity whose key reaches exactly its grants, with object
+      operations only (never bucket policy, ACL, creation or deletion); ``update_credential``
+      replaces the grants of an existing identity without changing its key; ``revoke_credential``
+      removes it and succeeds when it is already gone.
     - ``read_usage`` counts objects and bytes, natively where the provider can, by listing otherwise.
     - ``check`` makes one cheap authenticated call, for readiness.
     - ``name_problems`` adds the family's own naming rules to S3's; ``slots`` lists the key slots
@@ -108,8 +142,12 @@ class StorageProvider(Protocol):
     def delete_bucket(self, bucket: str, region: str, placement: Placement) -> None: ...
 
     def issue_credential(
-        self, bucket: str, region: str, user_name: str, placement: Placement
+        self, region: str, user_name: str, grants: Sequence[Grant], placement: Placement
     ) -> IssuedCredential: ...
+
+    def update_credential(
+        self, region: str, provider_user: str, grants: Sequence[Grant], placement: Placement
+    ) -> None: ...
 
     def revoke_credential(self, region: str, provider_user: str, placement: Placement) -> None: ...
 

@@ -13,11 +13,13 @@ The S3 work itself is the ``s3`` family's: one ``S3Provider`` per slot key, comp
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from loopback.providers.base import (
+    Access,
     Capabilities,
+    Grant,
     IssuedCredential,
     Placement,
     ProviderError,
@@ -129,6 +131,14 @@ class HetznerProvider:
             native_usage_stats=False,
             regions_fixed=True,
             keys_by_slot=True,
+            access_modes=(Access.READ_WRITE,),
+            prefixes=False,
+            revocable=False,
+            narrowable=False,
+            limits_reason=(
+                "hetzner keys reach every bucket of a Hetzner project with full object access, and "
+                "Hetzner has no API to make, limit or revoke them"
+            ),
             notes=(
                 "keys are per tenant, not per bucket: a credential is the tenant's linked Hetzner "
                 "project key and reaches every bucket of that tenant at this provider, no other's",
@@ -161,7 +171,7 @@ class HetznerProvider:
         self._slot(placement).delete_bucket(bucket, region, placement)
 
     def issue_credential(
-        self, bucket: str, region: str, user_name: str, placement: Placement
+        self, region: str, user_name: str, grants: Sequence[Grant], placement: Placement
     ) -> IssuedCredential:
         """The tenant's own slot key, since Hetzner cannot mint keys.
 
@@ -177,6 +187,17 @@ class HetznerProvider:
             access_key_id=key.access_key_id,
             secret_access_key=key.secret_access_key,
         )
+
+    def update_credential(
+        self, region: str, provider_user: str, grants: Sequence[Grant], placement: Placement
+    ) -> None:
+        """Nothing to change at Hetzner: the slot key reaches every bucket of the tenant already.
+
+        Only widening to more of the tenant's buckets reaches here; narrowing is refused by the
+        credential service, because ``capabilities().narrowable`` is false.
+        """
+        self._check_region(region)
+        self._slot(placement)
 
     def revoke_credential(self, region: str, provider_user: str, placement: Placement) -> None:
         """Nothing happens at Hetzner: the key is the tenant's shared slot key, which no API can revoke.

@@ -36,14 +36,16 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 import httpx
 
 from loopback.providers.base import (
+    Access,
     Capabilities,
+    Grant,
     IssuedCredential,
     Placement,
     ProviderError,
@@ -493,6 +495,14 @@ class IonosProvider:
             per_bucket_credentials=False,
             native_usage_stats=False,
             regions_fixed=True,
+            access_modes=(Access.READ_WRITE,),
+            prefixes=False,
+            narrowable=False,
+            limits_reason=(
+                "ionos keys of one tenant are keys of one IONOS user, and a bucket policy grants that "
+                "user, not a key: every key of the tenant gets the same object access to each granted "
+                "bucket, so a mode, a prefix or a removed bucket cannot be held to one key"
+            ),
             notes=(
                 *keys,
                 "revoking deletes the key at IONOS at once; the bucket policy statement for the "
@@ -538,18 +548,32 @@ class IonosProvider:
     # --- credentials -------------------------------------------------------------------------
 
     def issue_credential(
-        self, bucket: str, region: str, user_name: str, placement: Placement
+        self, region: str, user_name: str, grants: Sequence[Grant], placement: Placement
     ) -> IssuedCredential:
-        """A new key of the tenant's IONOS identity, and a policy statement on ``bucket`` for it.
+        """A new key of the tenant's IONOS identity, and a policy statement on each granted bucket.
 
         The statement is merged into the bucket's policy (one per principal, its Sid derived from
         the principal), so other tenants' or the operator's statements stay. A key made before a
         later step fails is deleted again.
         """
         ownership = self._ownership(region)
+        buckets = [grant.bucket for grant in grants]
         if self._key_api == "cloud":
-            return self._issue_cloud(bucket, region, ownership, placement)
-        return self._issue_management(bucket, region, ownership, user_name, placement)
+            return self._issue_cloud(buckets, region, ownership, placement)
+        return self._issue_management(buckets, region, ownership, user_name, placement)
+
+    def update_credential(
+        self, region: str, provider_user: str, grants: Sequence[Grant], placement: Placement
+    ) -> None:
+        """Grant the key's IONOS user each bucket of ``grants`` (statements already there stay).
+
+        Removing a bucket cannot be held to one key (``narrowable`` is false): the credential
+        service refuses it before this is called.
+        """
+        ownership = self._ownership(region)
+        principal = self._principal_of(provider_user, ownership)
+        for grant in grants:
+            self._grant(grant.bucket, region, ownership, principal)
 
     def revoke_credential(self, region: str, provider_user: str, placement: Placement) -> None:
         """Delete the key at IONOS; a key (or user) already gone is success.
@@ -580,6 +604,46 @@ class IonosProvider:
                 tolerate=frozenset({404}),
             )
             return
+        raise ProviderError(
+            f"provider {self.name}: credential identity {provider_user!r} was not issued by the ionos family",
+            transient=False,
+            code="UnknownIdentity",
+        )
+
+    def _cloud_principal(self, user_id: str, ownership: Ownership) -> dict[str, list[str]]:
+        """The bucket-policy principal of a tenant's IONOS user (Cloud API)."""
+        if ownership == "contract":
+            return principal_for(
+                "contract", canonical_user_id="", contract_user_id=f"{self._contract_number}:{user_id}"
+            )
+        details = self._api.call("read user", "GET", f"/um/users/{user_id}", params={"depth": 1})
+        canonical = str((details or {}).get("properties", {}).get("s3CanonicalUserId") or "")
+        if not canonical:
+            raise ProviderError(
+                f"read user: IONOS has no canonical user id for user {user_id} yet",
+                transient=True,
+                code="NoCanonicalUserId",
+            )
+        return principal_for("user", canonical_user_id=canonical, contract_user_id="")
+
+    def _principal_of(self, provider_user: str, ownership: Ownership) -> dict[str, list[str]]:
+        """The principal an issued key's statements name, from its ``provider_user``."""
+        if provider_user.startswith(CLOUD_USER_PREFIX):
+            self._cloud_api()
+            user_id = provider_user.removeprefix(CLOUD_USER_PREFIX).partition(":")[0]
+            return self._cloud_principal(user_id, ownership)
+        if provider_user.startswith(MANAGEMENT_USER_PREFIX):
+            key_id = provider_user.removeprefix(MANAGEMENT_USER_PREFIX)
+            key = dict(self._management_api().call("read access key", "GET", f"/accesskeys/{key_id}") or {})
+            field = "canonicalUserId" if ownership == "user" else "contractUserId"
+            owner = str(key.get("properties", {}).get(field) or "")
+            if not owner:
+                raise ProviderError(
+                    f"read access key: IONOS named no {field} for key {key_id}",
+                    transient=False,
+                    code="NoUserId",
+                )
+            return principal_for(ownership, canonical_user_id=owner, contract_user_id=owner)
         raise ProviderError(
             f"provider {self.name}: credential identity {provider_user!r} was not issued by the ionos family",
             transient=False,
@@ -718,7 +782,7 @@ class IonosProvider:
         return None
 
     def _issue_cloud(
-        self, bucket: str, region: str, ownership: Ownership, placement: Placement
+        self, buckets: Sequence[str], region: str, ownership: Ownership, placement: Placement
     ) -> IssuedCredential:
         if ownership == "contract" and not self._contract_number:
             raise ProviderError(
@@ -751,24 +815,10 @@ class IonosProvider:
             digest = hashlib.sha256(key_id.encode()).hexdigest()[:32]
             provider_user = f"{CLOUD_USER_PREFIX}{user.user_id}:{_DIGEST_MARK}{digest}"
         try:
-            if ownership == "user":
-                # IONOS assigns the canonical user id with the user's first key, so it is read now.
-                details = self._api.call("read user", "GET", f"/um/users/{user.user_id}", params={"depth": 1})
-                canonical = str((details or {}).get("properties", {}).get("s3CanonicalUserId") or "")
-                if not canonical:
-                    raise ProviderError(
-                        f"read user: IONOS has no canonical user id for {user.email} yet",
-                        transient=True,
-                        code="NoCanonicalUserId",
-                    )
-                principal = principal_for("user", canonical_user_id=canonical, contract_user_id="")
-            else:
-                principal = principal_for(
-                    "contract",
-                    canonical_user_id="",
-                    contract_user_id=f"{self._contract_number}:{user.user_id}",
-                )
-            self._grant(bucket, region, ownership, principal)
+            # IONOS assigns the canonical user id with the user's first key, so it is read now.
+            principal = self._cloud_principal(user.user_id, ownership)
+            for bucket in buckets:
+                self._grant(bucket, region, ownership, principal)
         except ProviderError:
             with contextlib.suppress(ProviderError):  # no key without its grant is left behind
                 self.revoke_credential(region, provider_user, placement)
@@ -778,10 +828,11 @@ class IonosProvider:
     # --- Object Storage Management API: keys of the token's user -----------------------------
 
     def _issue_management(
-        self, bucket: str, region: str, ownership: Ownership, user_name: str, placement: Placement
+        self, buckets: Sequence[str], region: str, ownership: Ownership, user_name: str, placement: Placement
     ) -> IssuedCredential:
         description = (
-            f"Loopback {user_name}: bucket {bucket} of {placement.organization_id}/{placement.project_id}"
+            f"Loopback {user_name}: bucket{'s' if len(buckets) > 1 else ''} {', '.join(buckets)} of "
+            f"{placement.organization_id}/{placement.project_id}"
         )
         created = self._api.call(
             "create access key",
@@ -818,7 +869,8 @@ class IonosProvider:
                     code="NoUserId",
                 )
             principal = principal_for(ownership, canonical_user_id=owner, contract_user_id=owner)
-            self._grant(bucket, region, ownership, principal)
+            for bucket in buckets:
+                self._grant(bucket, region, ownership, principal)
         except ProviderError:
             with contextlib.suppress(ProviderError):
                 self.revoke_credential(region, provider_user, placement)

@@ -1,7 +1,9 @@
 """Family ``s3``: any S3 endpoint with an IAM-compatible identity API (SeaweedFS, MinIO, Ceph RGW).
 
-Buckets go through the S3 API; each credential is its own IAM user with an inline policy
-that allows that one bucket and nothing else.
+Buckets go through the S3 API; each credential is its own IAM user with an inline policy that
+allows object operations on its granted buckets (each read-write, read-only or write-only,
+optionally under a prefix) and nothing else: never a bucket's policy, ACL, versioning,
+lifecycle, CORS, replication or object lock, and never creating or deleting a bucket.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -22,7 +24,9 @@ from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from loopback.providers.base import (
+    Access,
     Capabilities,
+    Grant,
     IssuedCredential,
     Placement,
     ProviderError,
@@ -94,18 +98,66 @@ def guard_botocore_logs() -> None:
             target.addFilter(RedactSecretAccessKeys())
 
 
-def bucket_policy(bucket: str) -> str:
-    """An IAM policy that allows every S3 action on ``bucket`` and its objects, and nothing else."""
+# The narrowest actions SeaweedFS 4.x's IAM accepts for each mode (it refuses AWS's
+# s3:ListMultipartUploadParts and s3:ListBucketMultipartUploads as "not a valid action" and names
+# them s3:ListParts and s3:ListMultipartUploads; AWS, MinIO and Ceph accept the same names or
+# treat unknown ones as no grant). Multipart create, upload part and complete are s3:PutObject.
+BUCKET_ACTIONS: dict[Access, tuple[str, ...]] = {
+    Access.READ_WRITE: ("s3:ListBucket", "s3:ListMultipartUploads", "s3:GetBucketLocation"),
+    Access.READ_ONLY: ("s3:ListBucket", "s3:GetBucketLocation"),
+    Access.WRITE_ONLY: (),
+}
+OBJECT_ACTIONS: dict[Access, tuple[str, ...]] = {
+    Access.READ_WRITE: (
+        "s3:GetObject",
+        "s3:PutObject",
+        "s3:DeleteObject",
+        "s3:AbortMultipartUpload",
+        "s3:ListParts",
+        "s3:GetObjectTagging",
+        "s3:PutObjectTagging",
+        "s3:DeleteObjectTagging",
+    ),
+    Access.READ_ONLY: ("s3:GetObject", "s3:GetObjectTagging"),
+    Access.WRITE_ONLY: ("s3:PutObject", "s3:AbortMultipartUpload", "s3:PutObjectTagging"),
+}
+
+
+def grant_statements(grant: Grant) -> list[dict[str, Any]]:
+    """The statements of one grant: bucket-level actions on the bucket, object actions on its keys.
+
+    A prefix limits the object resource to ``bucket/prefix*`` and listing to ``s3:prefix`` under it.
+    """
+    prefix = grant.prefix or ""
+    statements: list[dict[str, Any]] = []
+    bucket_actions = BUCKET_ACTIONS[grant.access]
+    if bucket_actions:
+        statement: dict[str, Any] = {
+            "Effect": "Allow",
+            "Action": list(bucket_actions),
+            "Resource": [f"arn:aws:s3:::{grant.bucket}"],
+        }
+        if prefix:
+            statement["Condition"] = {"StringLike": {"s3:prefix": [f"{prefix}*"]}}
+        statements.append(statement)
+    statements.append(
+        {
+            "Effect": "Allow",
+            "Action": list(OBJECT_ACTIONS[grant.access]),
+            "Resource": [f"arn:aws:s3:::{grant.bucket}/{prefix}*"],
+        }
+    )
+    return statements
+
+
+def user_policy(grants: Sequence[Grant]) -> str:
+    """The inline IAM policy of a key: its grants' object operations and nothing else."""
+    if not grants:
+        raise ValueError("a key needs at least one grant")
     return json.dumps(
         {
             "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Action": ["s3:*"],
-                    "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
-                }
-            ],
+            "Statement": [statement for grant in grants for statement in grant_statements(grant)],
         }
     )
 
@@ -257,17 +309,12 @@ class S3Provider:
         self._call("delete bucket", lambda: s3.delete_bucket(Bucket=bucket), tolerate=NO_BUCKET)
 
     def issue_credential(
-        self, bucket: str, region: str, user_name: str, placement: Placement
+        self, region: str, user_name: str, grants: Sequence[Grant], placement: Placement
     ) -> IssuedCredential:
         iam = self._iam(region)
         self._call("create user", lambda: iam.create_user(UserName=user_name), tolerate=ALREADY_EXISTS)
         try:
-            self._call(
-                "attach bucket policy",
-                lambda: iam.put_user_policy(
-                    UserName=user_name, PolicyName=POLICY_NAME, PolicyDocument=bucket_policy(bucket)
-                ),
-            )
+            self.update_credential(region, user_name, grants, placement)
             created = self._call("create access key", lambda: iam.create_access_key(UserName=user_name))
             assert created is not None
         except ProviderError:
@@ -279,6 +326,19 @@ class S3Provider:
             provider_user=user_name,
             access_key_id=key["AccessKeyId"],
             secret_access_key=key["SecretAccessKey"],
+        )
+
+    def update_credential(
+        self, region: str, provider_user: str, grants: Sequence[Grant], placement: Placement
+    ) -> None:
+        """Replace the user's inline policy; its keys stay the same and obey the new one."""
+        iam = self._iam(region)
+        document = user_policy(grants)
+        self._call(
+            "attach key policy",
+            lambda: iam.put_user_policy(
+                UserName=provider_user, PolicyName=POLICY_NAME, PolicyDocument=document
+            ),
         )
 
     def revoke_credential(self, region: str, provider_user: str, placement: Placement) -> None:

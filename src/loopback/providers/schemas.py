@@ -181,6 +181,10 @@ class CapabilitiesOut(BaseModel):
     per_bucket_credentials: bool = Field(description="each credential reaches one bucket only")
     native_usage_stats: bool = Field(description="usage comes from the provider, not from listing")
     regions_fixed: bool = Field(description="the family's regions are built in")
+    access_modes: list[str] = Field(description="the key modes this family enforces")
+    prefixes: bool = Field(description="a grant can be held to keys under a prefix")
+    max_buckets_per_key: int = Field(description="how many buckets one key may be granted")
+    revocable: bool = Field(description="keys are revoked at the provider, so they can expire and rotate")
     notes: list[str]
 
     @classmethod
@@ -191,6 +195,10 @@ class CapabilitiesOut(BaseModel):
             per_bucket_credentials=capabilities.per_bucket_credentials,
             native_usage_stats=capabilities.native_usage_stats,
             regions_fixed=capabilities.regions_fixed,
+            access_modes=[mode.value for mode in capabilities.access_modes],
+            prefixes=capabilities.prefixes,
+            max_buckets_per_key=capabilities.max_buckets_per_key,
+            revocable=capabilities.revocable,
             notes=list(capabilities.notes),
         )
 

@@ -38,6 +38,7 @@ from loopback.kit.ids import new_id
 from loopback.providers import registry
 from loopback.providers.base import (
     Capabilities,
+    Grant,
     IssuedCredential,
     Placement,
     ProviderError,
@@ -943,7 +944,8 @@ class _RoundTrip:
         if not made:
             return
         issued_ok, issued = self.step(
-            "issue key", lambda: self.adapter.issue_credential(self.bucket, code, self.user, self.placement)
+            "issue key",
+            lambda: self.adapter.issue_credential(code, self.user, [Grant(self.bucket)], self.placement),
         )
         if issued_ok and issued is not None:
             self.known.append(issued.secret_access_key)

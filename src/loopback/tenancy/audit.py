@@ -67,6 +67,33 @@ def record_in(
     )
 
 
+AUTOMATION = "loopback (automation)"
+
+
+def record_system(
+    session: Session,
+    action: str,
+    *,
+    organization_id: str | None,
+    project_id: str | None = None,
+    target: str | None = None,
+    detail: str | None = None,
+) -> AuditEvent:
+    """An event of the installation's own automation (an expiry, a policy rewrite): no caller, no token."""
+    event = AuditEvent(
+        id=new_id("aud"),
+        organization_id=organization_id,
+        project_id=project_id,
+        actor_email=AUTOMATION,
+        action=action,
+        target=target,
+        outcome=SUCCEEDED,
+        detail=detail,
+    )
+    session.add(event)
+    return event
+
+
 def page(
     session: Session,
     organization_id: str,
