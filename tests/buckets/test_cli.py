@@ -246,7 +246,13 @@ def test_an_issued_key_works_with_boto3_is_listed_without_its_secret_and_revoked
     issued = cli.ok("credentials", "issue", name)
     assert "shown this once" in issued.stderr
     values = env_lines(issued.stdout)
-    assert set(values) == {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL", "AWS_REGION"}
+    assert set(values) == {
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_ENDPOINT_URL",
+        "AWS_DEFAULT_REGION",
+        "AWS_REGION",
+    }
     assert values["AWS_ENDPOINT_URL"] == bucket["endpoint"]
     s3 = boto3.client(
         "s3",
@@ -364,4 +370,9 @@ def test_sizes_are_in_binary_units_and_times_relative() -> None:
 
 def test_environment_lines_quote_what_a_shell_would_split() -> None:
     lines = environment({"access_key_id": "AK", "secret_access_key": "a b", "endpoint": None, "region": "r1"})
-    assert lines == ["AWS_ACCESS_KEY_ID=AK", "AWS_SECRET_ACCESS_KEY='a b'", "AWS_REGION=r1"]
+    assert lines == [
+        "AWS_ACCESS_KEY_ID=AK",
+        "AWS_SECRET_ACCESS_KEY='a b'",
+        "AWS_DEFAULT_REGION=r1",
+        "AWS_REGION=r1",
+    ]
