@@ -40,6 +40,26 @@ def relative_time(moment: datetime | None, now: datetime | None = None) -> str:
     return _ago(seconds, "second")
 
 
+def time_until(moment: datetime | None, now: datetime | None = None) -> str:
+    """How long until a moment ("in 3 days"), for expiries; one already past reads as how long ago."""
+    if moment is None:
+        return "never"
+    seconds = int((moment - (now or utcnow())).total_seconds())
+    if seconds <= 0:
+        return relative_time(moment, now)
+    for size, unit in (
+        (86400 * 365, "year"),
+        (86400 * 30, "month"),
+        (86400, "day"),
+        (3600, "hour"),
+        (60, "minute"),
+    ):
+        if seconds >= size:
+            amount = seconds // size
+            return f"in {amount} {unit}{'' if amount == 1 else 's'}"
+    return "in less than a minute"
+
+
 def exact_time(moment: datetime | None) -> str:
     """The exact moment in UTC, for a title attribute beside a relative time."""
     if moment is None:

@@ -73,6 +73,7 @@ environment = Environment(
 environment.filters.update(
     bytes=humane.human_bytes,
     ago=humane.relative_time,
+    until=humane.time_until,
     exact=humane.exact_time,
     iso=humane.iso_time,
     sentence=sentence,

@@ -50,9 +50,15 @@ class Visit:
 
 @dataclass(frozen=True)
 class ShownOnce:
-    """A secret handed from the POST that issued it to the one page view that shows it."""
+    """A secret handed from the POST that issued it to the one page view that shows it.
 
-    bucket_id: str
+    ``place`` says which page shows it (a bucket's id, or ``keys:`` and a project's id). Only the
+    key's ids and its secret travel, so the cookie stays small however many buckets the key
+    reaches: the page that shows it reads the key's name, buckets, region and endpoint from its
+    record, which it lists anyway.
+    """
+
+    place: str
     credential_id: str
     access_key_id: str
     secret: str
@@ -116,7 +122,7 @@ def hand_over_once(
 ) -> None:
     """Keep an issued secret for the next page view of this session only."""
     payload = {
-        "bucket": shown.bucket_id,
+        "place": shown.place,
         "credential": shown.credential_id,
         "key": shown.access_key_id,
         "secret": shown.secret,
@@ -126,12 +132,12 @@ def hand_over_once(
     _set(request, response, ONCE_COOKIE, _seal(store, payload), ONCE_SECONDS)
 
 
-def take_once(store: SecretStore, request: Request, visit: Visit, bucket_id: str) -> ShownOnce | None:
-    """The secret waiting for this bucket's page in this session; the caller clears the cookie."""
+def take_once(store: SecretStore, request: Request, visit: Visit, place: str) -> ShownOnce | None:
+    """The secret waiting for this page (``place``) in this session; the caller clears the cookie."""
     payload = _open(store, request.cookies.get(ONCE_COOKIE), ONCE_SECONDS)
-    if payload is None or payload.get("bucket") != bucket_id or not visit.accepts(payload.get("csrf")):
+    if payload is None or payload.get("place") != place or not visit.accepts(payload.get("csrf")):
         return None
-    return ShownOnce(bucket_id, str(payload["credential"]), str(payload["key"]), str(payload["secret"]))
+    return ShownOnce(place, str(payload["credential"]), str(payload["key"]), str(payload["secret"]))
 
 
 def has_once(request: Request) -> bool:

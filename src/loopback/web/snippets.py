@@ -1,4 +1,5 @@
-"""Ready-to-paste connection snippets for a bucket: boto3, aws-cli, rclone and a ``.env`` file.
+"""Ready-to-paste connection snippets for a bucket (boto3, aws-cli, rclone, ``.env``), and the
+handover files of a newly issued key (``credentials.formats``: env, aws-cli, rclone, s3cmd, Kubernetes).
 
 They carry the real secret only on the one page view that shows it; otherwise a placeholder
 says where the secret comes from, since the control plane cannot show it again.
@@ -7,6 +8,8 @@ says where the secret comes from, since the control plane cannot show it again.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from loopback.credentials.formats import Handover, profile_name, render, secret_name
 
 SECRET_PLACEHOLDER = "<the secret shown when the key was issued>"
 KEY_PLACEHOLDER = "<issue a key below>"
@@ -71,20 +74,65 @@ type = s3
 provider = Other
 endpoint = {endpoint}
 region = {region}
+env_auth = false
 access_key_id = {key}
 secret_access_key = {secret}
 force_path_style = true
+acl = private
+no_check_bucket = true
 """,
         ),
         Snippet(
             "env",
             ".env",
             "For an application that reads its settings from the environment.",
-            f"""S3_ENDPOINT_URL={endpoint}
-S3_BUCKET={bucket}
-AWS_DEFAULT_REGION={region}
-AWS_ACCESS_KEY_ID={key}
+            # The names the SDKs read: AWS_ENDPOINT_URL (boto3 >= 1.28, aws-cli >= 2.13), and both
+            # region variables, since SDKs differ in which one they read.
+            f"""AWS_ACCESS_KEY_ID={key}
 AWS_SECRET_ACCESS_KEY={secret}
+AWS_ENDPOINT_URL={endpoint}
+AWS_DEFAULT_REGION={region}
+AWS_REGION={region}
+S3_BUCKET={bucket}
 """,
         ),
     ]
+
+
+def handover_snippets(handover: Handover) -> list[Snippet]:
+    """Every handover format of an issued key, each as the file its tool reads, with where it goes."""
+    profile = profile_name(handover)
+    first = handover.buckets[0]
+    secrets = "One Secret per bucket" if len(handover.buckets) > 1 else "A Secret"
+    shown = [
+        (
+            "env",
+            ".env",
+            "For a shell (set -a; . ./loopback.env; set +a) or an app that reads a .env file; "
+            "boto3 1.28+ and aws-cli 2.13+ read AWS_ENDPOINT_URL.",
+        ),
+        (
+            "aws-credentials",
+            "aws-cli profile: ~/.aws/credentials",
+            f"Append to ~/.aws/credentials, and the next block to ~/.aws/config; then: "
+            f"aws --profile {profile} s3 ls s3://{first}/",
+        ),
+        (
+            "aws-config",
+            "aws-cli profile: ~/.aws/config",
+            f"Append to ~/.aws/config, beside the credentials above (profile {profile}).",
+        ),
+        (
+            "rclone",
+            "rclone",
+            f"Append to rclone.conf (rclone config file prints where); then: rclone ls {profile}:{first}",
+        ),
+        ("s3cmd", "s3cmd", f"Save as ~/.s3cfg (or pass -c FILE); then: s3cmd ls s3://{first}"),
+        (
+            "kubernetes",
+            "Kubernetes Secret",
+            f"{secrets} with COSI's keys, named like {secret_name(handover, first)}; "
+            "save it and run: kubectl apply -f FILE",
+        ),
+    ]
+    return [Snippet(f"format-{fmt}", title, hint, render(fmt, handover)) for fmt, title, hint in shown]

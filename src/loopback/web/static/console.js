@@ -117,6 +117,58 @@
     });
   }
 
+  // The key forms check as you type too: the name's length, the mode, the prefix, the expiry.
+  // The server checks all of it again, and the buckets, when the form is sent.
+  function setUpKeyCheck(form) {
+    var url = form.getAttribute("data-key-check");
+    var fields = ["name", "access", "prefix", "expires_in_days"];
+    var timer = null;
+    var asked = 0;
+
+    function show(errors) {
+      fields.forEach(function (field) {
+        var list = form.querySelector('[data-errors-for="' + field + '"]');
+        if (!list) { return; }
+        var messages = errors[field] || [];
+        list.textContent = "";
+        messages.forEach(function (message) {
+          var item = document.createElement("li");
+          item.textContent = message;
+          list.appendChild(item);
+        });
+        var box = list.closest(".field");
+        if (box) { box.classList.toggle("has-error", messages.length > 0); }
+        var input = form.elements.namedItem(field);
+        if (input && input.setAttribute) {
+          if (messages.length) { input.setAttribute("aria-invalid", "true"); } else { input.removeAttribute("aria-invalid"); }
+        }
+      });
+    }
+
+    function check() {
+      var mine = ++asked;
+      fetch(url, {
+        method: "POST",
+        body: new URLSearchParams(new FormData(form)),
+        headers: { "Accept": "application/json" },
+        credentials: "same-origin"
+      }).then(function (response) {
+        return response.ok ? response.json() : null;
+      }).then(function (body) {
+        if (body && mine === asked) { show(body.errors || {}); }
+      }).catch(function () { /* the server checks again on submit */ });
+    }
+
+    fields.forEach(function (field) {
+      var input = form.elements.namedItem(field);
+      if (!input || !input.addEventListener) { return; }
+      input.addEventListener(input.tagName === "SELECT" ? "change" : "input", function () {
+        clearTimeout(timer);
+        timer = setTimeout(check, 250);
+      });
+    });
+  }
+
   // The delete button waits for the bucket's name; the server checks it again.
   function setUpConfirm(form) {
     var expected = form.getAttribute("data-confirm-name");
@@ -140,6 +192,7 @@
       setUpCheck(form);
     });
     Array.prototype.forEach.call(root.querySelectorAll("form[data-confirm-name]"), setUpConfirm);
+    Array.prototype.forEach.call(root.querySelectorAll("form[data-key-check]"), setUpKeyCheck);
   }
 
   // A page with a bucket on its way polls a small status endpoint; when the status changes, the
