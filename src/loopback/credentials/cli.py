@@ -19,7 +19,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-import httpx
 import typer
 
 from loopback.buckets.cli import (
@@ -39,8 +38,6 @@ from loopback.buckets.cli import (
 from loopback.kit.client import (
     ApiClient,
     ApiCommand,
-    ApiProblem,
-    ApiUnreachable,
     ApiUrlOption,
     ClientError,
     Column,
@@ -259,26 +256,15 @@ def _grants(
 
 
 def handover_file(client: ApiClient, path: str, body: Mapping[str, Any], fmt: FileFormat) -> str:
-    """POST for a key answered as a tool's file (``?format=``): its text exactly as the API sent it.
-
-    ``ApiClient`` reads JSON answers only, so this one request goes through its HTTP session
-    directly, with the same token, timeout and problem handling.
-    """
-    http: httpx.Client = client._http
-    try:
-        response = http.post(
-            path,
-            json=_present(body),
-            params={"format": fmt.value},
-            headers={"Accept": "text/plain, application/yaml, application/problem+json"},
-        )
-    except httpx.TimeoutException:
-        raise ApiUnreachable(client.connection.api_url, "no answer in time") from None
-    except httpx.TransportError as error:
-        raise ApiUnreachable(client.connection.api_url, str(error) or type(error).__name__) from None
-    if not response.is_success:
-        raise ApiProblem.of(response, client.connection.token_origin)
-    return response.text
+    """POST for a key answered as a tool's file (``?format=``): its text exactly as the API sent it."""
+    answer = client.request(
+        "POST",
+        path,
+        json=body,
+        params={"format": fmt.value},
+        accept="text/plain, application/yaml, application/problem+json",
+    )
+    return answer.text
 
 
 def _hand_over(show: Printer, issued: Mapping[str, Any], columns: Sequence[Column], text: str) -> None:

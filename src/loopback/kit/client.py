@@ -378,15 +378,22 @@ class ApiClient:
         *,
         json: Mapping[str, Any] | None = None,
         params: Mapping[str, Any] | None = None,
+        accept: str | None = None,
     ) -> ApiResponse:
+        """One call; with ``accept`` (a tool's file, not JSON) the answer's text is all there is."""
+        headers = {"Accept": accept} if accept else None
         try:
-            response = self._http.request(method, path, json=_present(json), params=_present(params))
+            response = self._http.request(
+                method, path, json=_present(json), params=_present(params), headers=headers
+            )
         except httpx.TimeoutException:
             raise ApiUnreachable(self.connection.api_url, "no answer in time") from None
         except httpx.TransportError as error:
             raise ApiUnreachable(self.connection.api_url, str(error) or type(error).__name__) from None
         if not response.is_success:
             raise ApiProblem.of(response, self.connection.token_origin)
+        if accept:
+            return ApiResponse(response.status_code, response.text, {})
         try:
             body = response.json() if response.content else {}
         except ValueError:
