@@ -18,7 +18,7 @@ from loopback.providers import cli as providers_cli
 from loopback.tenancy import cli as tenancy_cli
 
 if TYPE_CHECKING:
-    from loopback.credentials.secrets import RotationProgress, RotationReport
+    from loopback.kit.secrets import RotationProgress, RotationReport
 
 app = typer.Typer(
     name="loopback",
@@ -141,7 +141,7 @@ def admin_rotate_secret_key(
     `loopback serve` first; this puts a new key in the file and removes the old one when done.
     Safe to run again; console users sign in again once the old key is gone.
     """
-    from loopback.credentials.secrets import SecretKeyError, key_file
+    from loopback.kit.secrets import SecretKeyError, key_file
 
     settings = _settings()
     try:
@@ -164,8 +164,8 @@ def admin_rotate_secret_key(
 def _rotate_to_the_first_configured_key(settings: Settings, batch_size: int) -> None:
     from cryptography.fernet import Fernet
 
-    from loopback.credentials.secrets import SecretStore, load_keys, rotate_stored_secrets
     from loopback.kit.db import Database
+    from loopback.kit.secrets import SecretStore, load_keys, rotate_stored_secrets
     from loopback.migrations import upgrade
 
     keys = load_keys(settings)
@@ -192,8 +192,8 @@ def _rotate_to_the_first_configured_key(settings: Settings, batch_size: int) -> 
 
 
 def _rotate_the_key_file(settings: Settings, batch_size: int) -> None:
-    from loopback.credentials.secrets import SecretKeyError, key_file, rotate_key_file
     from loopback.kit.db import Database
+    from loopback.kit.secrets import SecretKeyError, key_file, rotate_key_file
     from loopback.migrations import upgrade
 
     if not key_file(settings).exists():

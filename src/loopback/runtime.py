@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from loopback.automation.queue import Automation, make_huey
 from loopback.buckets.service import BucketService
 from loopback.buckets.tasks import register_tasks
-from loopback.credentials.secrets import SecretStore, load_keys
 from loopback.credentials.service import CredentialService
 from loopback.credentials.tasks import register_tasks as register_credential_tasks
 from loopback.kit.db import Database
+from loopback.kit.secrets import SecretStore, load_keys
 from loopback.kit.settings import Settings
 from loopback.providers.service import ProviderService
 from loopback.tenancy.service import TenancyService

@@ -10,7 +10,8 @@ from botocore.exceptions import ClientError
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from loopback.credentials.models import Credential, Secret
+from loopback.credentials.models import Credential
+from loopback.kit.secrets import Secret
 from loopback.runtime import Runtime
 from tests.conftest import BUCKETS, create_ready_bucket, s3_client_for, unique_bucket_name, wait_for
 

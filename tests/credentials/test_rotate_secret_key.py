@@ -21,17 +21,17 @@ from typer.testing import CliRunner, Result
 
 from loopback.app import create_app
 from loopback.cli import app
-from loopback.credentials.models import Secret
-from loopback.credentials.secrets import (
+from loopback.kit.db import Database
+from loopback.kit.files import write_private
+from loopback.kit.idempotency import Claimed, IdempotencyStore, IdempotentRequest, caller_of, fingerprint_of
+from loopback.kit.secrets import (
     KEY_FILE,
+    Secret,
     SecretKeyError,
     SecretStore,
     load_keys,
     rotate_stored_secrets,
 )
-from loopback.kit.db import Database
-from loopback.kit.files import write_private
-from loopback.kit.idempotency import Claimed, IdempotencyStore, IdempotentRequest, caller_of, fingerprint_of
 from loopback.kit.settings import Settings
 from loopback.runtime import Runtime
 from tests.conftest import BUCKETS, OPERATOR_HEADERS, Databases, unique_bucket_name
@@ -336,7 +336,7 @@ def test_a_kept_answer_still_replays_once_the_old_key_is_gone(
 
 def test_a_value_rewritten_meanwhile_is_rotated_as_it_is_now(runtime: Runtime, keys: Keys) -> None:
     """The write compares the ciphertext it read, so a live process's newer value is never lost."""
-    from loopback.credentials.secrets import _SECRETS, _rotate_row
+    from loopback.kit.secrets import _SECRETS, _rotate_row
 
     with runtime.db.session() as session:
         secret_id = runtime.secrets.put(session, "test", "first")

@@ -8,8 +8,7 @@ import pytest
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
-from loopback.credentials.models import Secret
-from loopback.credentials.secrets import SecretKeyError, SecretStore, load_keys
+from loopback.kit.secrets import Secret, SecretKeyError, SecretStore, load_keys
 from loopback.kit.settings import Settings
 from loopback.runtime import Runtime
 

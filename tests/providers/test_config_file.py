@@ -13,7 +13,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from loopback.credentials.models import Secret
+from loopback.kit.secrets import Secret
 from loopback.providers import config_file
 from loopback.providers.config_file import ProvidersFileError
 from loopback.providers.models import Provider, Region

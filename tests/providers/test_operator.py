@@ -10,8 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from loopback.credentials.models import Secret
 from loopback.kit.ports import free_ports
+from loopback.kit.secrets import Secret
 from loopback.providers import registry
 from loopback.providers.base import Capabilities, RegionSpec
 from loopback.providers.registry import ProviderSetup

@@ -4,23 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, LargeBinary, String
+from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from loopback.kit.clock import utcnow
 from loopback.kit.db import Base
-
-
-class Secret(Base):
-    """One encrypted value; everything else holds only its id."""
-
-    __tablename__ = "secrets"
-
-    id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    purpose: Mapped[str] = mapped_column(String(40))
-    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
+from loopback.kit.secrets import Secret
 
 # Version 1: ``s3:*`` on one bucket (before keys were held to object operations). Version 2:
 # object operations only, per grant. Keys below the current version are rewritten on every start

@@ -34,7 +34,6 @@ from loopback.credentials.models import (
     CredentialGrant,
     CredentialStatus,
 )
-from loopback.credentials.secrets import SecretStore
 from loopback.kit.clock import utcnow
 from loopback.kit.db import Database
 from loopback.kit.errors import (
@@ -46,6 +45,7 @@ from loopback.kit.errors import (
     ProviderUnavailable,
 )
 from loopback.kit.ids import new_id
+from loopback.kit.secrets import SecretStore
 from loopback.providers.base import Access, Capabilities, Grant, ProviderError
 from loopback.providers.models import Provider, Region
 from loopback.providers.service import ProviderService

@@ -30,11 +30,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from loopback.buckets.models import Bucket
-from loopback.credentials.models import Secret
-from loopback.credentials.secrets import SecretStore
 from loopback.kit.clock import utcnow
 from loopback.kit.errors import Conflict, FieldProblem, Invalid, NotFound
 from loopback.kit.ids import new_id
+from loopback.kit.secrets import Secret, SecretStore
 from loopback.providers import registry
 from loopback.providers.base import (
     Capabilities,

@@ -16,7 +16,7 @@ from typing import Any
 
 from fastapi import Request, Response
 
-from loopback.credentials.secrets import SecretKeyError, SecretStore
+from loopback.kit.secrets import SecretKeyError, SecretStore
 
 SESSION_COOKIE = "loopback_console"
 ONCE_COOKIE = "loopback_console_once"

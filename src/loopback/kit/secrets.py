@@ -12,20 +12,33 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from sqlalchemy import CursorResult, func, select, update
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy import CursorResult, LargeBinary, String, func, select, update
+from sqlalchemy.orm import InstrumentedAttribute, Mapped, Session, mapped_column
 
-from loopback.credentials.models import Secret
+from loopback.kit.clock import utcnow
 from loopback.kit.db import Base, Database
 from loopback.kit.errors import LoopbackError
 from loopback.kit.files import write_private
 from loopback.kit.idempotency import IdempotentRequest
 from loopback.kit.ids import new_id
 from loopback.kit.settings import Settings
+
+
+class Secret(Base):
+    """One encrypted value; everything else holds only its id."""
+
+    __tablename__ = "secrets"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(40))
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
 
 KEY_FILE = "secret.key"
 ROTATION_BATCH = 500
