@@ -38,6 +38,7 @@ class Runtime:
         providers = ProviderService(secrets)
         automation = Automation(make_huey(settings))
         buckets = BucketService(db, providers, automation.enqueue)
+        providers.when_endpoint_changes(buckets.follow_region_endpoint)
         credentials = CredentialService(db, providers, secrets, buckets, automation.enqueue)
         register_tasks(automation, buckets, settings)
         register_credential_tasks(automation, credentials, settings)

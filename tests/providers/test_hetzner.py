@@ -24,10 +24,10 @@ from loopback.credentials.models import Credential
 from loopback.kit.clock import utcnow
 from loopback.kit.ports import free_ports
 from loopback.providers import hetzner
-from loopback.providers.base import Grant, Placement, ProviderError, RegionSpec
+from loopback.providers.base import Grant, Placement, ProviderError, ProviderSetup, RegionSpec, SlotKey
 from loopback.providers.hetzner import COUNTRIES, REGIONS, HetznerProvider
 from loopback.providers.models import Provider, ProviderSlot
-from loopback.providers.registry import ProviderSetup, SlotKey, build_provider
+from loopback.providers.registry import build_provider
 from loopback.providers.seaweedfs import EmbeddedSeaweedFS
 from loopback.runtime import Runtime
 from tests.conftest import s3_client_for, unique_bucket_name, wait_for

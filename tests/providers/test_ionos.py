@@ -38,9 +38,9 @@ from botocore.exceptions import ClientError
 from loopback.buckets.naming import bucket_name_problems
 from loopback.kit.ports import free_ports
 from loopback.providers import ionos
-from loopback.providers.base import Grant, IssuedCredential, Placement, ProviderError
+from loopback.providers.base import Grant, IssuedCredential, Placement, ProviderError, ProviderSetup
 from loopback.providers.ionos import IonosProvider, build, ionos_name_problems
-from loopback.providers.registry import ProviderSetup, build_provider
+from loopback.providers.registry import build_provider
 from loopback.providers.seaweedfs import EmbeddedSeaweedFS
 from tests.conftest import unique_bucket_name, wait_for
 from tests.providers.ionos_standin import IonosStandIn, Seen

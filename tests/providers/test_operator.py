@@ -13,8 +13,7 @@ from sqlalchemy import select
 from loopback.kit.ports import free_ports
 from loopback.kit.secrets import Secret
 from loopback.providers import registry
-from loopback.providers.base import Capabilities, RegionSpec
-from loopback.providers.registry import ProviderSetup
+from loopback.providers.base import Capabilities, ProviderSetup, RegionSpec
 from loopback.providers.seaweedfs import EmbeddedSeaweedFS
 from loopback.runtime import Runtime
 from loopback.tenancy.service import issue_user_token

@@ -321,6 +321,15 @@ class BucketService:
             raise NotFound(f"bucket {bucket_id} does not exist in project {scope.project_slug!r}")
         return BucketView(*row)
 
+    @staticmethod
+    def follow_region_endpoint(session: Session, region_id: str, endpoint: str) -> None:
+        """A region's endpoint moved: its buckets that have one show the new one (inside that change)."""
+        session.execute(
+            update(Bucket)
+            .where(Bucket.region_id == region_id, Bucket.endpoint.is_not(None), Bucket.endpoint != endpoint)
+            .values(endpoint=endpoint)
+        )
+
     def get_many(
         self, session: Session, scope: ProjectScope, bucket_ids: Sequence[str]
     ) -> dict[str, BucketView]:

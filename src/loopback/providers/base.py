@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class ProviderError(Exception):
@@ -97,6 +97,40 @@ class Placement:
 class Usage:
     object_count: int
     bytes: int
+
+
+@dataclass(frozen=True)
+class SlotKey:
+    """An operator-linked key (a Hetzner project's S3 key), assigned to one tenant at a time."""
+
+    name: str
+    access_key_id: str
+    secret_access_key: str
+
+    def __repr__(self) -> str:
+        return f"SlotKey(name={self.name!r}, access_key_id={self.access_key_id!r})"
+
+
+@dataclass(frozen=True)
+class ProviderSetup:
+    """A provider record with its secrets decrypted, handed to a family's builder.
+
+    ``settings`` is the family's own configuration; references to the secret store in it
+    (``settings["secret_refs"]`` by name, ``settings["slots"][i]["secret_id"]``) arrive decrypted
+    as ``secrets`` and ``slots``. None of it is ever logged or returned.
+    """
+
+    name: str
+    family: str
+    settings: dict[str, Any]
+    regions: tuple[RegionSpec, ...]
+    access_key_id: str | None
+    secret_access_key: str | None
+    secrets: dict[str, str] = field(default_factory=dict)
+    slots: tuple[SlotKey, ...] = ()
+
+    def __repr__(self) -> str:
+        return f"ProviderSetup(name={self.name!r}, family={self.family!r})"
 
 
 class StorageProvider(Protocol):

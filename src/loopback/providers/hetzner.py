@@ -23,11 +23,12 @@ from loopback.providers.base import (
     IssuedCredential,
     Placement,
     ProviderError,
+    ProviderSetup,
     RegionSpec,
+    SlotKey,
     StorageProvider,
     Usage,
 )
-from loopback.providers.registry import ProviderSetup, SlotKey
 from loopback.providers.s3 import S3Provider, S3ProviderConfig, guard_botocore_logs
 
 FAMILY = "hetzner"

@@ -49,11 +49,11 @@ from loopback.providers.base import (
     IssuedCredential,
     Placement,
     ProviderError,
+    ProviderSetup,
     RegionSpec,
     StorageProvider,
     Usage,
 )
-from loopback.providers.registry import ProviderSetup
 from loopback.providers.s3 import S3Provider, S3ProviderConfig, guard_botocore_logs
 
 if TYPE_CHECKING:

@@ -29,7 +29,6 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from loopback.buckets.models import Bucket
 from loopback.kit.clock import utcnow
 from loopback.kit.errors import Conflict, FieldProblem, Invalid, NotFound
 from loopback.kit.ids import new_id
@@ -41,11 +40,13 @@ from loopback.providers.base import (
     IssuedCredential,
     Placement,
     ProviderError,
+    ProviderSetup,
     RegionSpec,
+    SlotKey,
     StorageProvider,
 )
 from loopback.providers.models import Provider, ProviderSlot, Region
-from loopback.providers.registry import ProviderSetup, SlotKey, build_provider
+from loopback.providers.registry import build_provider
 from loopback.providers.s3 import classify
 from loopback.providers.schemas import (
     KEY_PATTERN,
@@ -167,6 +168,9 @@ def _problem(location: str, detail: str) -> FieldProblem:
     return PathProblem(location, detail)
 
 
+EndpointChanged = Callable[[Session, str, str], None]
+
+
 class ProviderService:
     """Reads and changes provider configuration; keeps one adapter per provider until its record changes."""
 
@@ -174,6 +178,11 @@ class ProviderService:
         self._secrets = secrets
         self._adapters: dict[str, tuple[datetime, StorageProvider]] = {}
         self._lock = threading.Lock()
+        self._endpoint_listeners: list[EndpointChanged] = []
+
+    def when_endpoint_changes(self, listener: EndpointChanged) -> None:
+        """Call ``listener(session, region_id, endpoint)`` in the transaction that moves a region."""
+        self._endpoint_listeners.append(listener)
 
     # --- reading ---------------------------------------------------------------------------------
 
@@ -731,8 +740,8 @@ class ProviderService:
             if self._put_region(session, provider, row, entry.code, name, endpoint, None, entry)
         ]
 
-    @staticmethod
     def _put_region(
+        self,
         session: Session,
         provider: Provider,
         row: Region | None,
@@ -764,11 +773,8 @@ class ProviderService:
             dirty = True
         if row.endpoint != endpoint:
             row.endpoint = endpoint
-            session.execute(  # tenants see a region's new endpoint on their ready buckets too
-                update(Bucket)
-                .where(Bucket.region_id == row.id, Bucket.endpoint.is_not(None), Bucket.endpoint != endpoint)
-                .values(endpoint=endpoint)
-            )
+            for listener in self._endpoint_listeners:  # buckets follow it: their domain, their rows
+                listener(session, row.id, endpoint)
             dirty = True
         if country is not None or "country" in given:
             if row.country != country and ("country" in given or row.country is None):
