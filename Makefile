@@ -9,7 +9,7 @@ export UV_PYTHON_DOWNLOADS ?= never
 # the suite in a quarter of the time even on two cores. `make test PYTEST_ARGS=` runs it serially.
 PYTEST_ARGS ?= -n 4
 
-.PHONY: serve test lint typecheck pytest install clean docs
+.PHONY: serve test lint typecheck layers pytest install clean docs
 
 $(CURDIR)/.tools/bin/uv:
 	@echo "uv not found: installing it into .tools/"
@@ -27,7 +27,7 @@ serve: install
 	$(UV) run --locked --no-sync loopback serve
 
 ## Lint, type-check and run the whole test suite.
-test: install lint typecheck pytest
+test: install lint typecheck layers pytest
 
 lint: install
 	$(UV) run --no-sync ruff check .
@@ -35,6 +35,10 @@ lint: install
 
 typecheck: install
 	$(UV) run --no-sync mypy
+
+## The layers of pyproject.toml's [tool.importlinter]: imports run one way, from kit up to the API.
+layers: install
+	$(UV) run --no-sync lint-imports
 
 pytest: install
 	$(UV) run --no-sync pytest $(PYTEST_ARGS)

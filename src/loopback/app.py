@@ -36,7 +36,9 @@ def create_app(runtime: Runtime, extra_checks: Mapping[str, ReadinessCheck] | No
         version=loopback.__version__,
         description="Provision S3-compatible buckets for the projects of organizations.",
     )
-    app.state.runtime = runtime
+    app.state.runtime = runtime  # the console's; API routes ask for one service each (kit.services)
+    for name in ("db", "secrets", "providers", "buckets", "credentials", "tenancy"):
+        setattr(app.state, name, getattr(runtime, name))
     app.state.auth_limiter = FailedAuthLimiter(runtime.settings.auth_failures_per_minute)
     app.add_middleware(
         IdempotencyMiddleware,

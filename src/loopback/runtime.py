@@ -8,10 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from loopback.automation.queue import Automation, make_huey
+from loopback.automation.tasks import register_tasks
 from loopback.buckets.service import BucketService
-from loopback.buckets.tasks import register_tasks
+from loopback.credentials.maintenance import BucketKeyReleases
 from loopback.credentials.service import CredentialService
-from loopback.credentials.tasks import register_tasks as register_credential_tasks
 from loopback.kit.db import Database
 from loopback.kit.secrets import SecretStore, load_keys
 from loopback.kit.settings import Settings
@@ -40,8 +40,8 @@ class Runtime:
         buckets = BucketService(db, providers, automation.enqueue)
         providers.when_endpoint_changes(buckets.follow_region_endpoint)
         credentials = CredentialService(db, providers, secrets, buckets, automation.enqueue)
-        register_tasks(automation, buckets, settings)
-        register_credential_tasks(automation, credentials, settings)
+        buckets.keys = BucketKeyReleases()
+        register_tasks(automation, buckets, credentials, settings)
         return cls(
             settings=settings,
             db=db,
@@ -50,7 +50,7 @@ class Runtime:
             automation=automation,
             buckets=buckets,
             credentials=credentials,
-            tenancy=TenancyService(),
+            tenancy=TenancyService(live_resources=buckets.live_buckets),
         )
 
     def close(self) -> None:

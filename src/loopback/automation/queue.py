@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 from huey import RedisHuey, SqliteHuey, crontab
 from huey.api import Huey
@@ -19,12 +19,6 @@ from huey.consumer import Consumer
 from loopback.kit.settings import Settings
 
 log = logging.getLogger(__name__)
-
-
-class Enqueue(Protocol):
-    """What a service needs of the queue: run a named task soon, or after ``delay`` seconds."""
-
-    def __call__(self, task: str, *args: Any, delay: float | None = None) -> None: ...
 
 
 def make_huey(settings: Settings) -> Huey:

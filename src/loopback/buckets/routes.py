@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from loopback.buckets.models import BucketStatus
 from loopback.buckets.schemas import (
@@ -19,16 +19,18 @@ from loopback.buckets.schemas import (
     OrganizationUsage,
     ProjectUsageOut,
 )
-from loopback.buckets.service import BucketFilters
+from loopback.buckets.service import BucketFilters, BucketService
+from loopback.kit.services import from_state
 from loopback.tenancy.auth import (
     BucketsCreate,
     BucketsDelete,
     BucketsRead,
     DbSession,
-    RuntimeDep,
     UsageRead,
     UsageRefresh,
 )
+
+BucketsDep = Annotated[BucketService, Depends(from_state("buckets"))]
 
 router = APIRouter(prefix="/v3/organizations/{org}/projects/{project}/buckets", tags=["buckets"])
 
@@ -37,25 +39,23 @@ router = APIRouter(prefix="/v3/organizations/{org}/projects/{project}/buckets", 
 def create_bucket(
     body: BucketCreate,
     scope: BucketsCreate,
-    runtime: RuntimeDep,
+    buckets: BucketsDep,
     session: DbSession,
     request: Request,
     response: Response,
 ) -> BucketOut:
     """Record a bucket as pending and start provisioning it; poll the Location until it is ready."""
-    view = runtime.buckets.create(session, scope, body.name, body.provider, body.region, body.deletion_policy)
+    view = buckets.create(session, scope, body.name, body.provider, body.region, body.deletion_policy)
     response.headers["Location"] = f"{request.url.path}/{view.bucket.id}"
     return BucketOut.of(view)
 
 
 @router.post("/validate", response_model=BucketValidation)
 def validate_bucket(
-    body: BucketCreate, scope: BucketsCreate, runtime: RuntimeDep, session: DbSession
+    body: BucketCreate, scope: BucketsCreate, buckets: BucketsDep, session: DbSession
 ) -> BucketValidation:
     """Check a bucket's name and placement without recording anything; 422 lists every problem at once."""
-    _, region = runtime.buckets.check_new(
-        session, body.name, body.provider, body.region, body.deletion_policy
-    )
+    _, region = buckets.check_new(session, body.name, body.provider, body.region, body.deletion_policy)
     return BucketValidation(
         valid=True, name=body.name, provider=body.provider, region=body.region, endpoint=region.endpoint
     )
@@ -65,13 +65,13 @@ def validate_bucket(
 def adopt_bucket(
     body: BucketAdopt,
     scope: BucketsCreate,
-    runtime: RuntimeDep,
+    buckets: BucketsDep,
     session: DbSession,
     request: Request,
     response: Response,
 ) -> BucketOut:
     """Bring an existing provider bucket under this project, once the provider says it exists and is ours."""
-    view = runtime.buckets.adopt(session, scope, body.name, body.provider, body.region)
+    view = buckets.adopt(session, scope, body.name, body.provider, body.region)
     response.headers["Location"] = f"{request.url.path.removesuffix('/adopt')}/{view.bucket.id}"
     return BucketOut.of(view)
 
@@ -79,7 +79,7 @@ def adopt_bucket(
 @router.get("", response_model=BucketList)
 def list_buckets(
     scope: BucketsRead,
-    runtime: RuntimeDep,
+    buckets: BucketsDep,
     session: DbSession,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=64)] = None,
@@ -92,21 +92,21 @@ def list_buckets(
 ) -> BucketList:
     """Every bucket row of the project, superseded ones included, oldest first, a page at a time."""
     filters = BucketFilters(status, provider, region, superseded)
-    views, next_cursor = runtime.buckets.list(session, scope, limit, cursor, filters)
+    views, next_cursor = buckets.list(session, scope, limit, cursor, filters)
     return BucketList(buckets=[BucketOut.of(v) for v in views], next_cursor=next_cursor)
 
 
 @router.get("/{bucket_id}", response_model=BucketOut)
-def get_bucket(bucket_id: str, scope: BucketsRead, runtime: RuntimeDep, session: DbSession) -> BucketOut:
+def get_bucket(bucket_id: str, scope: BucketsRead, buckets: BucketsDep, session: DbSession) -> BucketOut:
     """One bucket with its status, endpoint and usage."""
-    return BucketOut.of(runtime.buckets.get(session, scope, bucket_id))
+    return BucketOut.of(buckets.get(session, scope, bucket_id))
 
 
 @router.delete("/{bucket_id}", status_code=status.HTTP_202_ACCEPTED, response_model=BucketOut)
 def delete_bucket(
     bucket_id: str,
     scope: BucketsDelete,
-    runtime: RuntimeDep,
+    buckets: BucketsDep,
     session: DbSession,
     force: Annotated[bool, Query(description="empty the bucket first instead of refusing")] = False,
     policy: Annotated[
@@ -117,7 +117,7 @@ def delete_bucket(
 
     The record stays as `deleted`; with policy `retain` the bucket stays at the provider.
     """
-    return BucketOut.of(runtime.buckets.delete(session, scope, bucket_id, force, policy))
+    return BucketOut.of(buckets.delete(session, scope, bucket_id, force, policy))
 
 
 @router.post("/{bucket_id}/replace", status_code=status.HTTP_202_ACCEPTED, response_model=BucketOut)
@@ -125,39 +125,39 @@ def replace_bucket(
     bucket_id: str,
     body: BucketReplace,
     scope: BucketsCreate,
-    runtime: RuntimeDep,
+    buckets: BucketsDep,
     session: DbSession,
     request: Request,
     response: Response,
 ) -> BucketOut:
     """Re-provision a failed or lost bucket, or move one, as a new row that supersedes this one."""
-    view = runtime.buckets.replace(session, scope, bucket_id, body.name, body.provider, body.region)
+    view = buckets.replace(session, scope, bucket_id, body.name, body.provider, body.region)
     response.headers["Location"] = f"{request.url.path.rsplit('/', 2)[0]}/{view.bucket.id}"
     return BucketOut.of(view)
 
 
 @router.get("/{bucket_id}/events", response_model=BucketEventList)
 def list_bucket_events(
-    bucket_id: str, scope: BucketsRead, runtime: RuntimeDep, session: DbSession
+    bucket_id: str, scope: BucketsRead, buckets: BucketsDep, session: DbSession
 ) -> BucketEventList:
     """Every transition of the bucket with its reason and time, oldest first."""
-    events = runtime.buckets.events(session, scope, bucket_id)
+    events = buckets.events(session, scope, bucket_id)
     return BucketEventList(events=[BucketEventOut.model_validate(e) for e in events])
 
 
 @router.post("/{bucket_id}/usage/refresh", status_code=status.HTTP_202_ACCEPTED, response_model=BucketOut)
-def refresh_usage(bucket_id: str, scope: UsageRefresh, runtime: RuntimeDep, session: DbSession) -> BucketOut:
+def refresh_usage(bucket_id: str, scope: UsageRefresh, buckets: BucketsDep, session: DbSession) -> BucketOut:
     """Queue a usage sync of a ready bucket; `usage.last_synced_at` moves when it is done."""
-    return BucketOut.of(runtime.buckets.request_usage_refresh(session, scope, bucket_id))
+    return BucketOut.of(buckets.request_usage_refresh(session, scope, bucket_id))
 
 
 usage_router = APIRouter(prefix="/v3/organizations/{org}", tags=["usage"])
 
 
 @usage_router.get("/usage", response_model=OrganizationUsage)
-def organization_usage(scope: UsageRead, runtime: RuntimeDep, session: DbSession) -> OrganizationUsage:
+def organization_usage(scope: UsageRead, buckets: BucketsDep, session: DbSession) -> OrganizationUsage:
     """Live buckets, objects and bytes per project, as of each bucket's last usage sync."""
-    projects = [ProjectUsageOut.of(u) for u in runtime.buckets.usage_by_project(session, scope)]
+    projects = [ProjectUsageOut.of(u) for u in buckets.usage_by_project(session, scope)]
     return OrganizationUsage(
         organization=scope.organization_slug,
         projects=projects,

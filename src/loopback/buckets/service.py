@@ -14,20 +14,20 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from loopback.automation.queue import Enqueue
 from loopback.buckets.models import Bucket, BucketEvent, BucketStatus, DeletionPolicy, DesiredState
 from loopback.buckets.naming import bucket_name_problems
-from loopback.credentials.models import Credential, CredentialGrant
 from loopback.kit.clock import utcnow
 from loopback.kit.db import Database
+from loopback.kit.enqueue import Enqueue
 from loopback.kit.errors import Conflict, FieldProblem, Invalid, NotFound, ProviderUnavailable
 from loopback.kit.ids import new_id
-from loopback.providers.base import Access, Grant, ProviderError
+from loopback.providers.base import Grant, ProviderError
 from loopback.providers.models import Provider, Region
 from loopback.providers.service import ProviderService
 from loopback.tenancy import audit
@@ -119,35 +119,30 @@ def _with_names() -> Select[Bucket, str, str]:
     )
 
 
-def _key_releases(session: Session, bucket_id: str) -> list[tuple[str, str, list[Grant]]]:
-    """What deleting a bucket does to each active key with a grant on it: ``(id, provider user,
-    the grants it keeps)``; a key left with no grant is revoked, the others lose this bucket only."""
-    keys = session.scalars(
-        select(Credential).where(
-            Credential.status == "active",
-            Credential.id.in_(
-                select(CredentialGrant.credential_id).where(CredentialGrant.bucket_id == bucket_id)
-            ),
-        )
-    ).all()
-    others = {g.bucket_id for key in keys for g in key.grants if g.bucket_id != bucket_id}
-    names = dict(
-        session.execute(
-            select(Bucket.id, Bucket.name).where(Bucket.id.in_(others), Bucket.status != BucketStatus.DELETED)
-        ).all()
-    )
-    return [
-        (
-            key.id,
-            key.provider_user,
-            [
-                Grant(names[g.bucket_id], Access(g.access), g.prefix)
-                for g in key.grants
-                if g.bucket_id in names
-            ],
-        )
-        for key in keys
-    ]
+@dataclass(frozen=True)
+class KeyRelease:
+    """What deleting a bucket does to one key with a grant on it: it keeps ``keeps`` at the
+    provider, or, with nothing left to keep, is revoked there."""
+
+    credential_id: str
+    provider_user: str
+    keeps: list[Grant]
+
+
+class BucketKeys(Protocol):
+    """The keys that reach a bucket, as the credentials domain (above this one) answers for them."""
+
+    def releases(self, session: Session, bucket_id: str) -> list[KeyRelease]: ...
+
+    def released(self, session: Session, bucket_id: str, releases: Sequence[KeyRelease]) -> None: ...
+
+
+class NoKeys:
+    def releases(self, session: Session, bucket_id: str) -> list[KeyRelease]:
+        return []
+
+    def released(self, session: Session, bucket_id: str, releases: Sequence[KeyRelease]) -> None:
+        return None
 
 
 class BucketService:
@@ -155,6 +150,7 @@ class BucketService:
         self._db = db
         self._providers = providers
         self._enqueue = enqueue
+        self.keys: BucketKeys = NoKeys()  # the credentials domain plugs its keys in (runtime.py)
 
     # --- the request path -------------------------------------------------------------------
 
@@ -320,6 +316,14 @@ class BucketService:
         if row is None:
             raise NotFound(f"bucket {bucket_id} does not exist in project {scope.project_slug!r}")
         return BucketView(*row)
+
+    @staticmethod
+    def live_buckets(session: Session, organization_id: str, project_id: str | None) -> int:
+        """Buckets not yet deleted in an organization (or one project): they block deleting it."""
+        where = [Bucket.organization_id == organization_id, Bucket.deleted_at.is_(None)]
+        if project_id is not None:
+            where.append(Bucket.project_id == project_id)
+        return int(session.scalar(select(func.count()).select_from(Bucket).where(*where)) or 0)
 
     @staticmethod
     def follow_region_endpoint(session: Session, region_id: str, endpoint: str) -> None:
@@ -522,7 +526,7 @@ class BucketService:
                 bucket.status = BucketStatus.PROVISIONING
                 bucket.status_reason = None
                 record_event(session, bucket, "provisioning")
-            releases = _key_releases(session, bucket.id) if desired == DesiredState.ABSENT else []
+            releases = self.keys.releases(session, bucket.id) if desired == DesiredState.ABSENT else []
             name, region_code, endpoint = bucket.name, region.code, region.endpoint
             placement = bucket.placement
             retain, force = bucket.deletion_policy == DeletionPolicy.RETAIN, bucket.force_delete
@@ -531,11 +535,13 @@ class BucketService:
             if desired == DesiredState.PRESENT:
                 adapter.create_bucket(name, region_code, placement)
             else:
-                for _, provider_user, remaining in releases:
-                    if remaining:  # a key over other buckets too keeps those, and loses this one
-                        adapter.update_credential(region_code, provider_user, remaining, placement)
+                for release in releases:
+                    if release.keeps:  # a key over other buckets too keeps those, and loses this one
+                        adapter.update_credential(
+                            region_code, release.provider_user, release.keeps, placement
+                        )
                     else:
-                        adapter.revoke_credential(region_code, provider_user, placement)
+                        adapter.revoke_credential(region_code, release.provider_user, placement)
                 if not retain:
                     if force:
                         removed = adapter.empty_bucket(name, region_code, placement)
@@ -561,14 +567,7 @@ class BucketService:
                 record_event(session, bucket, "ready")
                 log.info("bucket %s (%s) is ready at %s", bucket_id, name, endpoint)
             else:
-                for credential_id, _, remaining in releases:
-                    credential = session.get(Credential, credential_id)
-                    if credential is None:
-                        continue
-                    if remaining:
-                        credential.grants = [g for g in credential.grants if g.bucket_id != bucket.id]
-                    else:
-                        credential.mark_revoked(session)
+                self.keys.released(session, bucket.id, releases)
                 bucket.status = BucketStatus.DELETED
                 bucket.deleted_at = utcnow()
                 record_event(session, bucket, "released" if retain else "deleted")

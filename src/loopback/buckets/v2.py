@@ -21,8 +21,9 @@ from starlette._exception_handler import wrap_app_handling_exceptions
 from starlette.datastructures import MutableHeaders
 from starlette.types import Message, Receive, Scope, Send
 
+from loopback.buckets.routes import BucketsDep
 from loopback.buckets.service import BucketFilters, BucketView
-from loopback.tenancy.auth import BucketsCreate, BucketsDelete, BucketsRead, DbSession, RuntimeDep
+from loopback.tenancy.auth import BucketsCreate, BucketsDelete, BucketsRead, DbSession
 
 PREFIX = "/v2/organizations/{org}/projects/{project}/buckets"
 SUCCESSOR = "/v3/organizations/{org}/projects/{project}/buckets"
@@ -144,13 +145,13 @@ router = APIRouter(
 @router.get("", response_model=BucketV2List, responses=_documented(200))
 def list_buckets_v2(
     scope: BucketsRead,
-    runtime: RuntimeDep,
+    buckets: BucketsDep,
     session: DbSession,
     page: Annotated[int, Query(ge=1, le=MAX_PAGE, description="page number, from 1")] = 1,
     per_page: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> BucketV2List:
     """The project's current buckets, oldest first; rows replaced by another are left out."""
-    views, total = runtime.buckets.page(session, scope, page, per_page, BucketFilters(superseded=False))
+    views, total = buckets.page(session, scope, page, per_page, BucketFilters(superseded=False))
     return BucketV2List(buckets=[BucketV2.of(v) for v in views], page=page, per_page=per_page, total=total)
 
 
@@ -158,21 +159,21 @@ def list_buckets_v2(
 def create_bucket_v2(
     body: BucketV2Create,
     scope: BucketsCreate,
-    runtime: RuntimeDep,
+    buckets: BucketsDep,
     session: DbSession,
     request: Request,
     response: Response,
 ) -> BucketV2:
     """Record a bucket as pending and start provisioning it; poll the Location until it is ready."""
-    view = runtime.buckets.create(session, scope, body.name, body.provider, body.region)
+    view = buckets.create(session, scope, body.name, body.provider, body.region)
     response.headers["Location"] = f"{request.url.path}/{view.bucket.id}"
     return BucketV2.of(view)
 
 
 @router.get("/{bucket_id}", response_model=BucketV2, responses=_documented(200))
-def get_bucket_v2(bucket_id: str, scope: BucketsRead, runtime: RuntimeDep, session: DbSession) -> BucketV2:
+def get_bucket_v2(bucket_id: str, scope: BucketsRead, buckets: BucketsDep, session: DbSession) -> BucketV2:
     """One bucket with its status, endpoint and usage; a replaced one too."""
-    return BucketV2.of(runtime.buckets.get(session, scope, bucket_id))
+    return BucketV2.of(buckets.get(session, scope, bucket_id))
 
 
 @router.delete(
@@ -182,7 +183,7 @@ def get_bucket_v2(bucket_id: str, scope: BucketsRead, runtime: RuntimeDep, sessi
     responses=_documented(202),
 )
 def delete_bucket_v2(
-    bucket_id: str, scope: BucketsDelete, runtime: RuntimeDep, session: DbSession
+    bucket_id: str, scope: BucketsDelete, buckets: BucketsDep, session: DbSession
 ) -> BucketV2:
     """Delete a bucket and revoke its credentials; 409 while it holds objects. The record stays."""
-    return BucketV2.of(runtime.buckets.delete(session, scope, bucket_id))
+    return BucketV2.of(buckets.delete(session, scope, bucket_id))

@@ -8,15 +8,16 @@ are written once.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from loopback.buckets.models import Bucket
-from loopback.buckets.service import record_event
-from loopback.credentials.models import CURRENT_POLICY_VERSION, Credential, CredentialStatus
+from loopback.buckets.models import Bucket, BucketStatus
+from loopback.buckets.service import KeyRelease, record_event
+from loopback.credentials.models import CURRENT_POLICY_VERSION, Credential, CredentialGrant, CredentialStatus
 from loopback.kit.clock import utcnow
 from loopback.kit.db import Database
 from loopback.providers.base import Access, Grant, Placement, ProviderError
@@ -58,6 +59,52 @@ def provider_grants(session: Session, credential: Credential) -> list[Grant]:
         for g in credential.grants
         if g.bucket_id in names
     ]
+
+
+class BucketKeyReleases:
+    """``buckets.service.BucketKeys``: what deleting a bucket does to the keys that reach it."""
+
+    def releases(self, session: Session, bucket_id: str) -> list[KeyRelease]:
+        """A key left with no grant is revoked; the others lose this bucket only."""
+        keys = session.scalars(
+            select(Credential).where(
+                Credential.status == CredentialStatus.ACTIVE,
+                Credential.id.in_(
+                    select(CredentialGrant.credential_id).where(CredentialGrant.bucket_id == bucket_id)
+                ),
+            )
+        ).all()
+        others = {g.bucket_id for key in keys for g in key.grants if g.bucket_id != bucket_id}
+        names = dict(
+            session.execute(
+                select(Bucket.id, Bucket.name).where(
+                    Bucket.id.in_(others), Bucket.status != BucketStatus.DELETED
+                )
+            ).all()
+        )
+        return [
+            KeyRelease(
+                key.id,
+                key.provider_user,
+                [
+                    Grant(names[g.bucket_id], Access(g.access), g.prefix)
+                    for g in key.grants
+                    if g.bucket_id in names
+                ],
+            )
+            for key in keys
+        ]
+
+    def released(self, session: Session, bucket_id: str, releases: Sequence[KeyRelease]) -> None:
+        """The provider did it: record it, in the transaction that marks the bucket deleted."""
+        for release in releases:
+            credential = session.get(Credential, release.credential_id)
+            if credential is None:
+                continue
+            if release.keeps:
+                credential.grants = [g for g in credential.grants if g.bucket_id != bucket_id]
+            else:
+                credential.mark_revoked(session)
 
 
 class KeyMaintenance:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Request, Response, status
+from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
 from fastapi.responses import PlainTextResponse
 
+from loopback.buckets.routes import BucketsDep
 from loopback.credentials.formats import MEDIA_TYPES, render
 from loopback.credentials.schemas import (
     BucketCredentialIssue,
@@ -23,14 +24,16 @@ from loopback.credentials.schemas import (
     IssuedCredentialOut,
     handover,
 )
-from loopback.credentials.service import CredentialView
+from loopback.credentials.service import CredentialService, CredentialView
+from loopback.kit.services import from_state
 from loopback.tenancy.auth import (
     CredentialsIssue,
     CredentialsRead,
     CredentialsRevoke,
     DbSession,
-    RuntimeDep,
 )
+
+CredentialsDep = Annotated[CredentialService, Depends(from_state("credentials"))]
 
 PROJECT = "/v3/organizations/{org}/projects/{project}"
 router = APIRouter(prefix=PROJECT, tags=["credentials"])
@@ -83,35 +86,35 @@ def _listing(views: list[CredentialView], next_cursor: str | None) -> Credential
 def issue_credential(
     body: CredentialIssue,
     scope: CredentialsIssue,
-    runtime: RuntimeDep,
+    credentials: CredentialsDep,
     session: DbSession,
     request: Request,
     response: Response,
     fmt: FormatParam = None,
 ) -> IssuedCredentialOut | Response:
     """Issue a key over 1 to 128 buckets of this project, each read-write, read-only or write-only."""
-    view, secret = runtime.credentials.issue_and_commit(session, scope, body.request())
+    view, secret = credentials.issue_and_commit(session, scope, body.request())
     return _answer(view, secret, fmt, f"{request.url.path}/{view.credential.id}", response)
 
 
 @router.get("/credentials", response_model=CredentialList)
 def list_credentials(
     scope: CredentialsRead,
-    runtime: RuntimeDep,
+    credentials: CredentialsDep,
     session: DbSession,
     limit: LimitParam = 100,
     cursor: CursorParam = None,
 ) -> CredentialList:
     """The project's keys with their grants, state and expiry, oldest first; never a secret."""
-    return _listing(*runtime.credentials.page(session, scope, limit, cursor))
+    return _listing(*credentials.page(session, scope, limit, cursor))
 
 
 @router.get("/credentials/{credential_id}", response_model=CredentialOut)
 def get_credential(
-    credential_id: str, scope: CredentialsRead, runtime: RuntimeDep, session: DbSession
+    credential_id: str, scope: CredentialsRead, credentials: CredentialsDep, session: DbSession
 ) -> CredentialOut:
     """One key, without its secret."""
-    return CredentialOut.of(runtime.credentials.get(session, scope, credential_id))
+    return CredentialOut.of(credentials.get(session, scope, credential_id))
 
 
 @router.patch("/credentials/{credential_id}", response_model=CredentialOut)
@@ -119,12 +122,12 @@ def update_credential(
     credential_id: str,
     body: CredentialUpdate,
     scope: CredentialsIssue,
-    runtime: RuntimeDep,
+    credentials: CredentialsDep,
     session: DbSession,
 ) -> CredentialOut:
     """Rename a key or replace its grants; the access key and secret stay the same."""
     grants = None if body.grants is None else [g.request() for g in body.grants]
-    return CredentialOut.of(runtime.credentials.update(session, scope, credential_id, body.name, grants))
+    return CredentialOut.of(credentials.update(session, scope, credential_id, body.name, grants))
 
 
 @router.post(
@@ -136,7 +139,7 @@ def update_credential(
 def rotate_credential(
     credential_id: str,
     scope: CredentialsIssue,
-    runtime: RuntimeDep,
+    credentials: CredentialsDep,
     session: DbSession,
     request: Request,
     response: Response,
@@ -145,17 +148,17 @@ def rotate_credential(
 ) -> IssuedCredentialOut | Response:
     """A new key and secret for the same grants; the old key works for the grace period, then is revoked."""
     grace = (body or CredentialRotate()).grace_seconds
-    view, secret = runtime.credentials.rotate(session, scope, credential_id, grace)
+    view, secret = credentials.rotate(session, scope, credential_id, grace)
     location = request.url.path.removesuffix(f"{credential_id}/rotate") + view.credential.id
     return _answer(view, secret, fmt, location, response)
 
 
 @router.delete("/credentials/{credential_id}", response_model=CredentialOut)
 def revoke_credential(
-    credential_id: str, scope: CredentialsRevoke, runtime: RuntimeDep, session: DbSession
+    credential_id: str, scope: CredentialsRevoke, credentials: CredentialsDep, session: DbSession
 ) -> CredentialOut:
     """Revoke a key at the provider; it stops working at once."""
-    return CredentialOut.of(runtime.credentials.revoke(session, scope, credential_id))
+    return CredentialOut.of(credentials.revoke(session, scope, credential_id))
 
 
 # --- one bucket's keys -------------------------------------------------------------------------
@@ -170,7 +173,8 @@ def revoke_credential(
 def issue_bucket_credential(
     bucket_id: str,
     scope: CredentialsIssue,
-    runtime: RuntimeDep,
+    buckets: BucketsDep,
+    credentials: CredentialsDep,
     session: DbSession,
     request: Request,
     response: Response,
@@ -178,9 +182,9 @@ def issue_bucket_credential(
     fmt: FormatParam = None,
 ) -> IssuedCredentialOut | Response:
     """Issue a key that reaches this bucket only; the secret is in this response and nowhere else."""
-    runtime.buckets.get(session, scope, bucket_id)  # 404 for a bucket outside the project
+    buckets.get(session, scope, bucket_id)  # 404 for a bucket outside the project
     key = (body or BucketCredentialIssue()).request(bucket_id)
-    view, secret = runtime.credentials.issue_and_commit(session, scope, key)
+    view, secret = credentials.issue_and_commit(session, scope, key)
     return _answer(view, secret, fmt, f"{request.url.path}/{view.credential.id}", response)
 
 
@@ -188,14 +192,15 @@ def issue_bucket_credential(
 def list_bucket_credentials(
     bucket_id: str,
     scope: CredentialsRead,
-    runtime: RuntimeDep,
+    buckets: BucketsDep,
+    credentials: CredentialsDep,
     session: DbSession,
     limit: LimitParam = 100,
     cursor: CursorParam = None,
 ) -> CredentialList:
     """The keys with a grant on this bucket, without their secrets."""
-    runtime.buckets.get(session, scope, bucket_id)
-    return _listing(*runtime.credentials.page(session, scope, limit, cursor, bucket_id=bucket_id))
+    buckets.get(session, scope, bucket_id)
+    return _listing(*credentials.page(session, scope, limit, cursor, bucket_id=bucket_id))
 
 
 @router.delete("/buckets/{bucket_id}/credentials/{credential_id}", response_model=CredentialOut)
@@ -203,9 +208,10 @@ def revoke_bucket_credential(
     bucket_id: str,
     credential_id: str,
     scope: CredentialsRevoke,
-    runtime: RuntimeDep,
+    buckets: BucketsDep,
+    credentials: CredentialsDep,
     session: DbSession,
 ) -> CredentialOut:
     """Revoke a key at the provider; it stops working at once (for every bucket it reaches)."""
-    runtime.buckets.get(session, scope, bucket_id)
-    return CredentialOut.of(runtime.credentials.revoke(session, scope, credential_id, bucket_id))
+    buckets.get(session, scope, bucket_id)
+    return CredentialOut.of(credentials.revoke(session, scope, credential_id, bucket_id))

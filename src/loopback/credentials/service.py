@@ -18,7 +18,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from loopback.automation.queue import Enqueue
 from loopback.buckets.models import Bucket, BucketStatus
 from loopback.buckets.service import BucketService, BucketView, record_event
 from loopback.credentials.maintenance import (
@@ -36,6 +35,7 @@ from loopback.credentials.models import (
 )
 from loopback.kit.clock import utcnow
 from loopback.kit.db import Database
+from loopback.kit.enqueue import Enqueue
 from loopback.kit.errors import (
     Conflict,
     FieldProblem,

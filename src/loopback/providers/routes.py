@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 
 from loopback.kit.errors import Invalid
+from loopback.kit.services import from_state
 from loopback.providers import registry
 from loopback.providers.schemas import (
     CapabilitiesOut,
@@ -34,12 +35,15 @@ from loopback.providers.schemas import (
     field_path,
     mask,
 )
-from loopback.providers.service import CheckResult, ProviderView
+from loopback.providers.service import CheckResult, ProviderService, ProviderView
 from loopback.tenancy import audit
 from loopback.tenancy.access import Principal
-from loopback.tenancy.auth import DbSession, ProvidersRead, RegionsRead, RuntimeDep, requires
+from loopback.tenancy.auth import DbSession, ProvidersRead, RegionsRead, requires
 
 ProvidersManage = Annotated[Principal, Depends(requires("providers.manage"))]
+
+
+ProvidersDep = Annotated[ProviderService, Depends(from_state("providers"))]
 
 
 class IndexedFieldsRoute(APIRoute):
@@ -72,7 +76,7 @@ ONE = OPERATOR + "/{name}"
 
 @router.get("/regions", response_model=RegionList, tags=["regions"])
 def list_regions(
-    runtime: RuntimeDep,
+    providers: ProvidersDep,
     session: DbSession,
     _principal: RegionsRead,
     provider: Annotated[str | None, Query(description="only this provider's regions")] = None,
@@ -94,7 +98,7 @@ def list_regions(
                 endpoint=c.endpoint,
                 capabilities=CapabilitiesOut.of(c.capabilities),
             )
-            for c in runtime.providers.regions(session, provider, family)
+            for c in providers.regions(session, provider, family)
         ]
     )
 
@@ -163,16 +167,16 @@ def check_out(result: CheckResult) -> ProviderTestOut:
 
 
 @router.get(OPERATOR, response_model=ProviderList, tags=["operator"])
-def list_providers(runtime: RuntimeDep, session: DbSession, _principal: ProvidersRead) -> ProviderList:
+def list_providers(providers: ProvidersDep, session: DbSession, _principal: ProvidersRead) -> ProviderList:
     """Every configured provider with its regions, enabled or not; keys masked, secrets as references."""
-    return ProviderList(providers=[provider_out(view) for view in runtime.providers.views(session)])
+    return ProviderList(providers=[provider_out(view) for view in providers.views(session)])
 
 
 @router.post(OPERATOR, status_code=status.HTTP_201_CREATED, response_model=ProviderOut, tags=["operator"])
 def create_provider(
     body: ProviderCreate,
     principal: ProvidersManage,
-    runtime: RuntimeDep,
+    providers: ProvidersDep,
     session: DbSession,
     response: Response,
 ) -> ProviderOut:
@@ -182,65 +186,65 @@ def create_provider(
     with built-in regions (ionos, hetzner) get all of theirs, and ``regions`` only enables, disables
     or overrides endpoints. An unknown family is a 422, a name in use a 409.
     """
-    provider = runtime.providers.create(session, body)
+    provider = providers.create(session, body)
     audit.record(session, principal, "provider.create", target=provider.name, detail=provider.family)
     response.headers["Location"] = f"/v3{OPERATOR}/{provider.name}"
-    return provider_out(runtime.providers.view(session, provider))
+    return provider_out(providers.view(session, provider))
 
 
 @router.get(ONE, response_model=ProviderOut, tags=["operator"])
 def show_provider(
-    name: str, runtime: RuntimeDep, session: DbSession, _principal: ProvidersRead
+    name: str, providers: ProvidersDep, session: DbSession, _principal: ProvidersRead
 ) -> ProviderOut:
     """One provider: its regions, capabilities, key slots and last check."""
-    return provider_out(runtime.providers.view(session, runtime.providers.get(session, name)))
+    return provider_out(providers.view(session, providers.get(session, name)))
 
 
 @router.patch(ONE, response_model=ProviderOut, tags=["operator"])
 def update_provider(
-    name: str, body: ProviderUpdate, principal: ProvidersManage, runtime: RuntimeDep, session: DbSession
+    name: str, body: ProviderUpdate, principal: ProvidersManage, providers: ProvidersDep, session: DbSession
 ) -> ProviderOut:
     """Change a provider: display name, enabled, settings (merged; null removes one), the service
     key (rotated as a pair), named secrets, key slots, and regions matched by code (enable, disable,
     endpoint override, country; family s3 may add regions). Giving what is there changes nothing."""
-    provider = runtime.providers.get(session, name)
-    changed = runtime.providers.update(session, provider, body)
+    provider = providers.get(session, name)
+    changed = providers.update(session, provider, body)
     if changed:
         audit.record(session, principal, "provider.update", target=name, detail=", ".join(changed)[:1000])
-    return provider_out(runtime.providers.view(session, provider))
+    return provider_out(providers.view(session, provider))
 
 
 def _set_enabled(
-    name: str, enabled: bool, principal: Principal, runtime: RuntimeDep, session: DbSession
+    name: str, enabled: bool, principal: Principal, providers: ProvidersDep, session: DbSession
 ) -> ProviderOut:
-    provider = runtime.providers.get(session, name)
-    if runtime.providers.set_enabled(session, provider, enabled):
+    provider = providers.get(session, name)
+    if providers.set_enabled(session, provider, enabled):
         action = "provider.enable" if enabled else "provider.disable"
         audit.record(session, principal, action, target=name)
-    return provider_out(runtime.providers.view(session, provider))
+    return provider_out(providers.view(session, provider))
 
 
 @router.post(ONE + "/disable", response_model=ProviderOut, tags=["operator"])
 def disable_provider(
-    name: str, principal: ProvidersManage, runtime: RuntimeDep, session: DbSession
+    name: str, principal: ProvidersManage, providers: ProvidersDep, session: DbSession
 ) -> ProviderOut:
     """Take no new buckets at this provider; its existing buckets, keys and usage keep working."""
-    return _set_enabled(name, False, principal, runtime, session)
+    return _set_enabled(name, False, principal, providers, session)
 
 
 @router.post(ONE + "/enable", response_model=ProviderOut, tags=["operator"])
 def enable_provider(
-    name: str, principal: ProvidersManage, runtime: RuntimeDep, session: DbSession
+    name: str, principal: ProvidersManage, providers: ProvidersDep, session: DbSession
 ) -> ProviderOut:
     """Take new buckets at this provider again."""
-    return _set_enabled(name, True, principal, runtime, session)
+    return _set_enabled(name, True, principal, providers, session)
 
 
 @router.post(ONE + "/test", response_model=ProviderTestOut, tags=["operator"])
 def check_provider(
     name: str,
     principal: ProvidersManage,
-    runtime: RuntimeDep,
+    providers: ProvidersDep,
     session: DbSession,
     body: ProviderTestIn | None = None,
 ) -> ProviderTestOut:
@@ -250,8 +254,8 @@ def check_provider(
     Answers 200 whether the provider passed or not (``ok`` says which); the outcome is kept as the
     provider's last check, which ``/readyz`` and the operator views report.
     """
-    provider = runtime.providers.get(session, name)
-    result = runtime.providers.check(session, provider, body.region if body else None)
+    provider = providers.get(session, name)
+    result = providers.check(session, provider, body.region if body else None)
     audit.record(
         session,
         principal,

@@ -16,9 +16,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from loopback.kit.db import Database
 from loopback.kit.errors import Forbidden, Unauthorized
 from loopback.kit.requests import request_id_of
-from loopback.runtime import Runtime
+from loopback.kit.services import from_state
 from loopback.tenancy import audit
 from loopback.tenancy.access import (
     FailedAuthLimiter,
@@ -40,15 +41,8 @@ PERMISSION_OF: dict[Callable[..., Any], str] = {}
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def get_runtime(request: Request) -> Runtime:
-    return cast(Runtime, request.app.state.runtime)
-
-
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-
-
-def get_session(runtime: RuntimeDep) -> Iterator[Session]:
-    with runtime.db.session() as session:
+def get_session(db: Annotated[Database, Depends(from_state("db"))]) -> Iterator[Session]:
+    with db.session() as session:
         yield session
 
 
@@ -90,8 +84,8 @@ def record_refusal(
     """A refused change is worth an audit event of its own; refused reads are not recorded."""
     if request.method in SAFE_METHODS:
         return
-    runtime = get_runtime(request)
-    with runtime.db.session() as session:
+    db = cast(Database, request.app.state.db)
+    with db.session() as session:
         organization_id = None
         if org_slug is not None:
             organization_id = session.scalar(

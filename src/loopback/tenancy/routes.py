@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 
+from loopback.kit.services import from_state
 from loopback.tenancy import audit
 from loopback.tenancy.auth import (
     AuditRead,
@@ -21,7 +22,6 @@ from loopback.tenancy.auth import (
     ProjectsList,
     ProjectsManage,
     ProjectsRead,
-    RuntimeDep,
     TokensManage,
     TokensRead,
     UserRead,
@@ -48,15 +48,18 @@ from loopback.tenancy.schemas import (
     TokenOut,
     UserOut,
 )
+from loopback.tenancy.service import TenancyService
+
+TenancyDep = Annotated[TenancyService, Depends(from_state("tenancy"))]
 
 router = APIRouter(prefix="/v3")
 ORG = "/organizations/{org}"
 
 
 @router.get("/user", response_model=UserOut, tags=["user"])
-def show_user(principal: UserRead, runtime: RuntimeDep, session: DbSession) -> UserOut:
+def show_user(principal: UserRead, tenancy: TenancyDep, session: DbSession) -> UserOut:
     """Who this token belongs to, and the organizations they are a member of."""
-    mine = runtime.tenancy.my_organizations(session, principal)
+    mine = tenancy.my_organizations(session, principal)
     return UserOut(
         id=principal.user_id,
         email=principal.email,
@@ -69,36 +72,34 @@ def show_user(principal: UserRead, runtime: RuntimeDep, session: DbSession) -> U
 
 
 @router.get("/user/tokens", response_model=TokenList, tags=["tokens"])
-def list_personal_tokens(principal: PersonalTokens, runtime: RuntimeDep, session: DbSession) -> TokenList:
+def list_personal_tokens(principal: PersonalTokens, tenancy: TenancyDep, session: DbSession) -> TokenList:
     """Your personal tokens with prefix, last use and expiry; never the tokens themselves."""
-    return TokenList(tokens=[TokenOut.of(t) for t in runtime.tenancy.personal_tokens(session, principal)])
+    return TokenList(tokens=[TokenOut.of(t) for t in tenancy.personal_tokens(session, principal)])
 
 
 @router.post(
     "/user/tokens", status_code=status.HTTP_201_CREATED, response_model=IssuedTokenOut, tags=["tokens"]
 )
 def create_personal_token(
-    body: PersonalTokenCreate, principal: PersonalTokens, runtime: RuntimeDep, session: DbSession
+    body: PersonalTokenCreate, principal: PersonalTokens, tenancy: TenancyDep, session: DbSession
 ) -> IssuedTokenOut:
     """A new personal token, optionally capped at a role and expiring; shown in this response only."""
-    issued = runtime.tenancy.create_personal_token(
-        session, principal, body.name, body.role_cap, body.expires_in_days
-    )
+    issued = tenancy.create_personal_token(session, principal, body.name, body.role_cap, body.expires_in_days)
     return IssuedTokenOut(**TokenOut.of(issued.token).model_dump(), token=issued.secret)
 
 
 @router.delete("/user/tokens/{token_id}", response_model=TokenOut, tags=["tokens"])
 def revoke_personal_token(
-    token_id: str, principal: PersonalTokens, runtime: RuntimeDep, session: DbSession
+    token_id: str, principal: PersonalTokens, tenancy: TenancyDep, session: DbSession
 ) -> TokenOut:
     """Revoke one of your tokens; it answers 401 from the next request on."""
-    return TokenOut.of(runtime.tenancy.revoke_personal_token(session, principal, token_id))
+    return TokenOut.of(tenancy.revoke_personal_token(session, principal, token_id))
 
 
 @router.get("/organizations", response_model=OrganizationList, tags=["organizations"])
-def list_organizations(principal: UserRead, runtime: RuntimeDep, session: DbSession) -> OrganizationList:
+def list_organizations(principal: UserRead, tenancy: TenancyDep, session: DbSession) -> OrganizationList:
     """The organizations you are a member of, with your role in each."""
-    mine = runtime.tenancy.my_organizations(session, principal)
+    mine = tenancy.my_organizations(session, principal)
     return OrganizationList(organizations=[OrganizationOut.of(o, role) for o, role in mine])
 
 
@@ -111,42 +112,42 @@ def list_organizations(principal: UserRead, runtime: RuntimeDep, session: DbSess
 def create_organization(
     body: OrganizationCreate,
     principal: OrganizationsCreate,
-    runtime: RuntimeDep,
+    tenancy: TenancyDep,
     session: DbSession,
     response: Response,
 ) -> OrganizationOut:
     """Create an organization; you become its owner."""
-    organization = runtime.tenancy.create_organization(session, principal, body.slug, body.name)
+    organization = tenancy.create_organization(session, principal, body.slug, body.name)
     response.headers["Location"] = f"/v3/organizations/{organization.slug}"
     return OrganizationOut.of(organization, Role.OWNER)
 
 
 @router.get(ORG, response_model=OrganizationOut, tags=["organizations"])
-def show_organization(scope: OrganizationRead, runtime: RuntimeDep, session: DbSession) -> OrganizationOut:
+def show_organization(scope: OrganizationRead, tenancy: TenancyDep, session: DbSession) -> OrganizationOut:
     """One organization and your role in it."""
-    return OrganizationOut.of(runtime.tenancy.organization(session, scope), scope.role)
+    return OrganizationOut.of(tenancy.organization(session, scope), scope.role)
 
 
 @router.patch(ORG, response_model=OrganizationOut, tags=["organizations"])
 def rename_organization(
-    body: Rename, scope: OrganizationRename, runtime: RuntimeDep, session: DbSession
+    body: Rename, scope: OrganizationRename, tenancy: TenancyDep, session: DbSession
 ) -> OrganizationOut:
     """Change the display name; the slug in paths stays."""
-    return OrganizationOut.of(runtime.tenancy.rename_organization(session, scope, body.name), scope.role)
+    return OrganizationOut.of(tenancy.rename_organization(session, scope, body.name), scope.role)
 
 
 @router.delete(ORG, response_model=OrganizationOut, tags=["organizations"])
 def delete_organization(
-    scope: OrganizationDelete, runtime: RuntimeDep, session: DbSession
+    scope: OrganizationDelete, tenancy: TenancyDep, session: DbSession
 ) -> OrganizationOut:
     """Delete an organization with no live buckets (409 otherwise); its project tokens stop working."""
-    return OrganizationOut.of(runtime.tenancy.delete_organization(session, scope), scope.role)
+    return OrganizationOut.of(tenancy.delete_organization(session, scope), scope.role)
 
 
 @router.get(ORG + "/projects", response_model=ProjectList, tags=["projects"])
-def list_projects(scope: ProjectsList, runtime: RuntimeDep, session: DbSession) -> ProjectList:
+def list_projects(scope: ProjectsList, tenancy: TenancyDep, session: DbSession) -> ProjectList:
     """The organization's projects."""
-    projects = runtime.tenancy.projects(session, scope)
+    projects = tenancy.projects(session, scope)
     return ProjectList(projects=[ProjectOut.of(p, scope.organization_slug) for p in projects])
 
 
@@ -154,71 +155,71 @@ def list_projects(scope: ProjectsList, runtime: RuntimeDep, session: DbSession) 
     ORG + "/projects", status_code=status.HTTP_201_CREATED, response_model=ProjectOut, tags=["projects"]
 )
 def create_project(
-    body: ProjectCreate, scope: ProjectsCreate, runtime: RuntimeDep, session: DbSession, response: Response
+    body: ProjectCreate, scope: ProjectsCreate, tenancy: TenancyDep, session: DbSession, response: Response
 ) -> ProjectOut:
     """Create a project in the organization."""
-    project = runtime.tenancy.create_project(session, scope, body.slug, body.name)
+    project = tenancy.create_project(session, scope, body.slug, body.name)
     response.headers["Location"] = f"/v3/organizations/{scope.organization_slug}/projects/{project.slug}"
     return ProjectOut.of(project, scope.organization_slug)
 
 
 @router.get(ORG + "/projects/{project}", response_model=ProjectOut, tags=["projects"])
-def show_project(scope: ProjectsRead, runtime: RuntimeDep, session: DbSession) -> ProjectOut:
+def show_project(scope: ProjectsRead, tenancy: TenancyDep, session: DbSession) -> ProjectOut:
     """One project."""
-    return ProjectOut.of(runtime.tenancy.project(session, scope), scope.organization_slug)
+    return ProjectOut.of(tenancy.project(session, scope), scope.organization_slug)
 
 
 @router.patch(ORG + "/projects/{project}", response_model=ProjectOut, tags=["projects"])
 def rename_project(
-    body: Rename, scope: ProjectsManage, runtime: RuntimeDep, session: DbSession
+    body: Rename, scope: ProjectsManage, tenancy: TenancyDep, session: DbSession
 ) -> ProjectOut:
     """Change the project's display name; the slug in paths stays."""
-    return ProjectOut.of(runtime.tenancy.rename_project(session, scope, body.name), scope.organization_slug)
+    return ProjectOut.of(tenancy.rename_project(session, scope, body.name), scope.organization_slug)
 
 
 @router.delete(ORG + "/projects/{project}", response_model=ProjectOut, tags=["projects"])
-def delete_project(scope: ProjectsManage, runtime: RuntimeDep, session: DbSession) -> ProjectOut:
+def delete_project(scope: ProjectsManage, tenancy: TenancyDep, session: DbSession) -> ProjectOut:
     """Delete a project with no live buckets (409 otherwise); its project tokens stop working."""
-    return ProjectOut.of(runtime.tenancy.delete_project(session, scope), scope.organization_slug)
+    return ProjectOut.of(tenancy.delete_project(session, scope), scope.organization_slug)
 
 
 @router.get(ORG + "/members", response_model=MemberList, tags=["members"])
-def list_members(scope: MembersRead, runtime: RuntimeDep, session: DbSession) -> MemberList:
+def list_members(scope: MembersRead, tenancy: TenancyDep, session: DbSession) -> MemberList:
     """Everyone in the organization, with their role."""
-    return MemberList(members=[MemberOut.of(m) for m in runtime.tenancy.members(session, scope)])
+    return MemberList(members=[MemberOut.of(m) for m in tenancy.members(session, scope)])
 
 
 @router.post(
     ORG + "/members", status_code=status.HTTP_201_CREATED, response_model=MemberOut, tags=["members"]
 )
-def add_member(body: MemberAdd, scope: MembersManage, runtime: RuntimeDep, session: DbSession) -> MemberOut:
+def add_member(body: MemberAdd, scope: MembersManage, tenancy: TenancyDep, session: DbSession) -> MemberOut:
     """Add someone by email with a role; only an owner may add an owner."""
-    return MemberOut.of(runtime.tenancy.add_member(session, scope, body.email, body.role))
+    return MemberOut.of(tenancy.add_member(session, scope, body.email, body.role))
 
 
 @router.patch(ORG + "/members/{member}", response_model=MemberOut, tags=["members"])
 def change_member_role(
-    member: str, body: RoleChange, scope: MembersManage, runtime: RuntimeDep, session: DbSession
+    member: str, body: RoleChange, scope: MembersManage, tenancy: TenancyDep, session: DbSession
 ) -> MemberOut:
     """Change a member's role (by membership id or email); the last owner cannot be demoted."""
-    return MemberOut.of(runtime.tenancy.change_role(session, scope, member, body.role))
+    return MemberOut.of(tenancy.change_role(session, scope, member, body.role))
 
 
 @router.delete(ORG + "/members/{member}", response_model=MemberOut, tags=["members"])
-def remove_member(member: str, scope: MembersManage, runtime: RuntimeDep, session: DbSession) -> MemberOut:
+def remove_member(member: str, scope: MembersManage, tenancy: TenancyDep, session: DbSession) -> MemberOut:
     """Remove a member and revoke their project tokens here; the last owner cannot be removed."""
-    return MemberOut.of(runtime.tenancy.remove_member(session, scope, member))
+    return MemberOut.of(tenancy.remove_member(session, scope, member))
 
 
 @router.get(ORG + "/tokens", response_model=TokenList, tags=["tokens"])
 def list_project_tokens(
     scope: TokensRead,
-    runtime: RuntimeDep,
+    tenancy: TenancyDep,
     session: DbSession,
     project: Annotated[str | None, Query(max_length=63, description="only this project's tokens")] = None,
 ) -> TokenList:
     """The organization's project tokens with prefix, last use and expiry."""
-    found = runtime.tenancy.project_tokens(session, scope, project)
+    found = tenancy.project_tokens(session, scope, project)
     return TokenList(tokens=[TokenOut.of(token, slug) for token, slug in found])
 
 
@@ -226,10 +227,10 @@ def list_project_tokens(
     ORG + "/tokens", status_code=status.HTTP_201_CREATED, response_model=IssuedTokenOut, tags=["tokens"]
 )
 def create_project_token(
-    body: ProjectTokenCreate, scope: TokensManage, runtime: RuntimeDep, session: DbSession
+    body: ProjectTokenCreate, scope: TokensManage, tenancy: TenancyDep, session: DbSession
 ) -> IssuedTokenOut:
     """A token acting inside one project with at most its role cap; shown in this response only."""
-    issued, slug = runtime.tenancy.create_project_token(
+    issued, slug = tenancy.create_project_token(
         session, scope, body.project, body.name, body.role_cap, body.expires_in_days
     )
     return IssuedTokenOut(**TokenOut.of(issued.token, slug).model_dump(), token=issued.secret)
@@ -237,10 +238,10 @@ def create_project_token(
 
 @router.delete(ORG + "/tokens/{token_id}", response_model=TokenOut, tags=["tokens"])
 def revoke_project_token(
-    token_id: str, scope: TokensManage, runtime: RuntimeDep, session: DbSession
+    token_id: str, scope: TokensManage, tenancy: TenancyDep, session: DbSession
 ) -> TokenOut:
     """Revoke a project token; it answers 401 from the next request on."""
-    token, slug = runtime.tenancy.revoke_project_token(session, scope, token_id)
+    token, slug = tenancy.revoke_project_token(session, scope, token_id)
     return TokenOut.of(token, slug)
 
 

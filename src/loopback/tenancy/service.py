@@ -7,6 +7,7 @@ organization resolved for the caller (``OrganizationScope``), never by an id fro
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -16,7 +17,6 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from loopback.buckets.models import Bucket
 from loopback.kit.clock import utcnow
 from loopback.kit.errors import Conflict, FieldProblem, Forbidden, Invalid, NotFound
 from loopback.kit.files import write_private
@@ -104,7 +104,20 @@ class IssuedToken:
     secret: str
 
 
+LiveResources = Callable[[Session, str, str | None], int]
+"""How many live resources (buckets) an organization, or one of its projects, still holds.
+
+Buckets sit above tenancy, so tenancy asks through this instead of reading their rows."""
+
+
+def _issuing_only(session: Session, organization_id: str, project_id: str | None) -> int:
+    raise AssertionError("a TenancyService made only to issue a token deleted something")
+
+
 class TenancyService:
+    def __init__(self, live_resources: LiveResources) -> None:
+        self._live_resources = live_resources
+
     # --- organizations -----------------------------------------------------------------------
 
     def my_organizations(self, session: Session, principal: Principal) -> list[tuple[Organization, str]]:
@@ -149,9 +162,7 @@ class TenancyService:
     def delete_organization(self, session: Session, scope: OrganizationScope) -> Organization:
         """Delete an organization that has no live buckets; its projects and project tokens go too."""
         organization = self.organization(session, scope)
-        self._refuse_live_buckets(
-            session, f"organization {organization.slug!r}", Bucket.organization_id == organization.id
-        )
+        self._refuse_live_buckets(session, f"organization {organization.slug!r}", organization.id, None)
         now = utcnow()
         organization.deleted_at = now
         for project in session.scalars(
@@ -207,7 +218,7 @@ class TenancyService:
 
     def delete_project(self, session: Session, scope: ProjectScope) -> Project:
         project = self.project(session, scope)
-        self._refuse_live_buckets(session, f"project {project.slug!r}", Bucket.project_id == project.id)
+        self._refuse_live_buckets(session, f"project {project.slug!r}", project.organization_id, project.id)
         project.deleted_at = utcnow()
         self._revoke_tokens(session, ApiToken.project_id == project.id)
         audit.record_in(session, scope, "project.delete", project.id)
@@ -473,10 +484,10 @@ class TenancyService:
             select(Organization).where(Organization.slug == slug, Organization.deleted_at.is_(None))
         )
 
-    def _refuse_live_buckets(self, session: Session, what: str, *where: ColumnElement[bool]) -> None:
-        live = session.scalar(
-            select(func.count()).select_from(Bucket).where(Bucket.deleted_at.is_(None), *where)
-        )
+    def _refuse_live_buckets(
+        self, session: Session, what: str, organization_id: str, project_id: str | None
+    ) -> None:
+        live = self._live_resources(session, organization_id, project_id)
         if live:
             noun = "bucket" if live == 1 else "buckets"
             raise Conflict(f"{what} still has {live} live {noun}; delete them first")
@@ -601,6 +612,6 @@ def issue_user_token(session: Session, email: str, name: str, expires_in_days: i
         user = User(id=new_id("usr"), email=email)
         session.add(user)
         session.flush()
-    issued = TenancyService()._issue(session, user.id, "personal", name, None, expires_in_days)
+    issued = TenancyService(_issuing_only)._issue(session, user.id, "personal", name, None, expires_in_days)
     session.commit()
     return issued

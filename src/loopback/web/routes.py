@@ -42,6 +42,7 @@ from loopback.kit.errors import (
     Unauthorized,
 )
 from loopback.kit.requests import request_id_of
+from loopback.kit.services import from_state
 from loopback.providers.base import Access
 from loopback.runtime import Runtime
 from loopback.tenancy.access import (
@@ -52,7 +53,7 @@ from loopback.tenancy.access import (
     organization_scope,
     project_scope,
 )
-from loopback.tenancy.auth import DbSession, RuntimeDep, client_address, record_refusal
+from loopback.tenancy.auth import DbSession, client_address, record_refusal
 from loopback.tenancy.models import Organization, Project
 from loopback.tenancy.permissions import Role, Scope, allows_capped, permission
 from loopback.web.rendering import (
@@ -80,6 +81,8 @@ from loopback.web.session import (
     write_visit,
 )
 from loopback.web.snippets import Snippet, connection_snippets, handover_snippets
+
+RuntimeDep = Annotated[Runtime, Depends(from_state("runtime"))]  # the console is above the runtime
 
 router = APIRouter(
     prefix=CONSOLE, include_in_schema=False, route_class=ConsoleRoute, default_response_class=HTMLResponse

@@ -1,13 +1,20 @@
-"""Bucket and usage tasks: thin names over the bucket service, registered on the queue."""
+"""Every task and periodic job, by name: thin names over the domain services, on the queue.
+
+Tasks sit above the domains (they call services) and below the API; services enqueue them by name
+through ``kit.enqueue.Enqueue`` and never import this module.
+"""
 
 from __future__ import annotations
 
 from loopback.automation.queue import Automation
 from loopback.buckets.service import BucketService
+from loopback.credentials.service import CredentialService
 from loopback.kit.settings import Settings
 
 
-def register_tasks(automation: Automation, buckets: BucketService, settings: Settings) -> None:
+def register_tasks(
+    automation: Automation, buckets: BucketService, credentials: CredentialService, settings: Settings
+) -> None:
     automation.register("bucket.reconcile", buckets.reconcile)
     automation.register("usage.sync", buckets.sync_usage)
 
@@ -20,7 +27,12 @@ def register_tasks(automation: Automation, buckets: BucketService, settings: Set
     def check_drift() -> None:
         buckets.check_drift()
 
+    def maintain_keys() -> None:  # expiry, the end of rotations, legacy policy rewrites
+        credentials.maintain()
+
     automation.register("bucket.resync", resync)
+    automation.register("credential.maintain", maintain_keys)
     automation.periodic("bucket.drift.periodic", settings.drift_minutes, check_drift)
     automation.periodic("bucket.resync.periodic", settings.resync_minutes, resync)
     automation.periodic("usage.sync_all", settings.usage_minutes, sync_all_usage)
+    automation.periodic("credential.maintain.periodic", settings.resync_minutes, maintain_keys)
