@@ -17,6 +17,8 @@ from fastapi.routing import APIRoute
 from loopback.kit.errors import Invalid
 from loopback.kit.services import from_state
 from loopback.providers import registry
+from loopback.providers.check import CheckResult
+from loopback.providers.queries import ProviderView
 from loopback.providers.schemas import (
     CapabilitiesOut,
     CheckOut,
@@ -35,7 +37,7 @@ from loopback.providers.schemas import (
     field_path,
     mask,
 )
-from loopback.providers.service import CheckResult, ProviderService, ProviderView
+from loopback.providers.service import ProviderService
 from loopback.tenancy import audit
 from loopback.tenancy.access import Principal
 from loopback.tenancy.auth import DbSession, ProvidersRead, RegionsRead, requires
