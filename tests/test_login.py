@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from loopback.app import create_app
-from loopback.kit.client import LoginFile, connect
+from loopback.client.connection import LoginFile, connect
 from loopback.kit.ports import free_ports
 from loopback.runtime import Runtime
 from tests.buckets.test_cli import OPERATOR_TOKEN, Cli, ExitCode

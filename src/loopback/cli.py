@@ -11,8 +11,8 @@ import typer
 
 import loopback
 from loopback.buckets import cli as buckets_cli
+from loopback.client import login as login_cli
 from loopback.credentials import cli as credentials_cli
-from loopback.kit import login as login_cli
 from loopback.kit.settings import Settings
 from loopback.providers import cli as providers_cli
 from loopback.tenancy import cli as tenancy_cli

@@ -21,9 +21,9 @@ import yaml
 from botocore.exceptions import ClientError
 
 from loopback.app import create_app
+from loopback.client.errors import ExitCode
 from loopback.credentials import cli as credentials_cli
 from loopback.credentials.formats import FORMATS
-from loopback.kit.client import ExitCode
 from loopback.runtime import Runtime
 from tests.buckets.test_cli import Cli, env_lines
 from tests.conftest import wait_for

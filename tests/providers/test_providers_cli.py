@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from loopback.app import create_app
-from loopback.kit.client import ExitCode
+from loopback.client.errors import ExitCode
 from loopback.providers.seaweedfs import EmbeddedSeaweedFS
 from loopback.runtime import Runtime
 from loopback.tenancy.service import issue_user_token

@@ -17,7 +17,7 @@ from typer.testing import CliRunner, Result
 
 from loopback.app import create_app
 from loopback.cli import app
-from loopback.kit.client import ExitCode
+from loopback.client.errors import ExitCode
 from loopback.kit.ports import free_ports
 from loopback.runtime import Runtime
 from tests.live_server import LiveServer

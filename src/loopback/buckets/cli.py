@@ -1,7 +1,8 @@
 """``loopback buckets|regions|usage``: the bucket routes of API v3, from a shell.
 
-Each command is a thin client of the API through ``loopback.kit.client`` (connection, exit codes,
-rendering); the API decides and validates everything. Three conveniences cost extra requests:
+Each command is a thin client of the API through ``loopback.client`` (connection, exit codes,
+rendering, the options every command shares); the API decides and validates everything. Three
+conveniences cost extra requests:
 
 - The organization and project come from ``--org``/``--project``, else ``LOOPBACK_ORG``/
   ``LOOPBACK_PROJECT``, else the only organization you are a member of and its only project
@@ -20,8 +21,8 @@ raw values.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -29,26 +30,12 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from loopback.kit.client import (
-    ApiClient,
-    ApiCommand,
-    ApiProblem,
-    ApiResponse,
-    ApiUrlOption,
-    ClientError,
-    Column,
-    ExitCode,
-    OutputFormat,
-    OutputOption,
-    Printer,
-    TokenOption,
-    ago,
-    api,
-    confirm,
-    human_bytes,
-    shown,
-    v3,
-)
+from loopback.client.command import ApiCommand
+from loopback.client.errors import ApiProblem, ClientError, ExitCode
+from loopback.client.http import ApiClient, ApiResponse, v3
+from loopback.client.options import YES, Options, Shared, with_options
+from loopback.client.output import Column, ago, human_bytes, shown
+from loopback.kit.errors import BucketNotEmpty, Forbidden, Invalid
 
 ORG_ENV = "LOOPBACK_ORG"
 PROJECT_ENV = "LOOPBACK_PROJECT"
@@ -59,26 +46,33 @@ FIRST_POLL_SECONDS = 0.5
 LAST_POLL_SECONDS = 2.0
 REGIONS_HINT = "`loopback regions` lists the providers and regions to choose from"
 
-OrgOption = Annotated[
-    str | None,
-    typer.Option(
-        "--org",
-        envvar=ORG_ENV,
-        help="the organization's slug; the only one you are a member of when left out",
-        show_default=False,
-    ),
-]
-ProjectOption = Annotated[
-    str | None,
-    typer.Option(
-        "--project",
-        envvar=PROJECT_ENV,
-        help="the project's slug; the organization's only project when left out",
-        show_default=False,
-    ),
-]
+ORG = Shared(
+    "org",
+    Annotated[
+        str | None,
+        typer.Option(
+            "--org",
+            envvar=ORG_ENV,
+            help="the organization's slug; the only one you are a member of when left out",
+            show_default=False,
+        ),
+    ],
+    None,
+)
+PROJECT = Shared(
+    "project",
+    Annotated[
+        str | None,
+        typer.Option(
+            "--project",
+            envvar=PROJECT_ENV,
+            help="the project's slug; the organization's only project when left out",
+            show_default=False,
+        ),
+    ],
+    None,
+)
 BucketArgument = Annotated[str, typer.Argument(help="the bucket's name, or its id (bkt_...)")]
-YesOption = Annotated[bool, typer.Option("--yes", "-y", help="do not ask for confirmation")]
 WaitOption = Annotated[
     bool, typer.Option("--wait", help="follow the bucket until it settles; exit 1 if it fails")
 ]
@@ -213,7 +207,7 @@ def organization(client: ApiClient, org: str | None) -> str:
     try:
         mine = client.get(v3("user")).body.get("organizations") or []
     except ApiProblem as problem:
-        if problem.status == 403:
+        if problem.is_a(Forbidden):
             raise _no_listing() from None
         raise
     return _choose(
@@ -233,7 +227,7 @@ def place(client: ApiClient, org: str | None, project: str | None) -> Place:
     try:
         projects = client.get(v3("organizations", org, "projects")).body.get("projects") or []
     except ApiProblem as problem:
-        if problem.status == 403:
+        if problem.is_a(Forbidden):
             raise _no_listing() from None
         raise
     slug = _choose(
@@ -244,6 +238,13 @@ def place(client: ApiClient, org: str | None, project: str | None) -> Place:
         f"create one with `loopback projects create SLUG --org {org}`",
     )
     return Place(org, slug)
+
+
+@contextmanager
+def in_project(options: Options) -> Iterator[tuple[ApiClient, Place]]:
+    """A client, and the organization and project the command acts in (``place``), for one command."""
+    with options.api() as client:
+        yield client, place(client, options.org, options.project)
 
 
 def every_bucket(client: ApiClient, where: Place, filters: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -348,12 +349,16 @@ def expect(answer: ApiResponse, wanted: str, hints: Sequence[str]) -> None:
         raise ClientError(f"bucket {bucket.get('name')!r} is {status_of(bucket)}", ExitCode.REFUSED, hints)
 
 
-def _in_cli_words(problem: ApiProblem) -> ApiProblem:
-    """The API's query parameters in a problem's detail, said as this command's flags."""
-    if "force=true" in problem.detail:
-        problem.detail = problem.detail.replace("delete with force=true", "pass --force").replace(
-            "force=true", "--force"
-        )
+def _not_empty(problem: ApiProblem, bucket: str) -> ApiProblem:
+    """A refused delete said with this command's flags rather than the API's query parameters.
+
+    A conflict is the one refusal a delete without ``force`` answers when the bucket holds objects.
+    """
+    if problem.is_a(BucketNotEmpty):
+        held = problem.field("object_count")
+        minimum = "at least " if problem.field("object_count_is_a_minimum") else ""
+        amount = f"{minimum}{held} object{'' if held == 1 else 's'}" if isinstance(held, int) else "objects"
+        problem.message = f"bucket {bucket!r} holds {amount}; delete them first, or pass --force to empty it"
         problem.hints.append(
             "--force deletes every object in the bucket first; --retain keeps the bucket at the provider"
         )
@@ -361,7 +366,7 @@ def _in_cli_words(problem: ApiProblem) -> ApiProblem:
 
 
 def _placement_hint(problem: ApiProblem) -> ApiProblem:
-    if problem.status == 422 and {"provider", "region"} & {e.field for e in problem.errors}:
+    if problem.is_a(Invalid) and {"provider", "region"} & {e.field for e in problem.errors}:
         problem.hints.append(REGIONS_HINT)
     return problem
 
@@ -375,7 +380,9 @@ buckets = typer.Typer(
 
 
 @buckets.command("create", cls=ApiCommand)
+@with_options(ORG, PROJECT)
 def create_bucket(
+    options: Options,
     name: Annotated[str, typer.Argument(help="S3 bucket name: 3-63 lowercase letters, digits, hyphens")],
     provider: Annotated[
         str, typer.Option(help="the provider, as `loopback regions` lists it", show_default=False)
@@ -391,17 +398,11 @@ def create_bucket(
     ] = None,
     wait: WaitOption = False,
     timeout: TimeoutOption = 300,
-    org: OrgOption = None,
-    project: ProjectOption = None,
-    api_url: ApiUrlOption = None,
-    token: TokenOption = None,
-    output: OutputOption = OutputFormat.TABLE,
 ) -> None:
     """Create a bucket; it is pending until the worker provisions it (--wait follows it there)."""
     body = {"name": name, "provider": provider, "region": region, "deletion_policy": deletion_policy}
-    show = Printer(output)
-    with api(api_url, token) as client:
-        where = place(client, org, project)
+    show = options.printer()
+    with in_project(options) as (client, where):
         try:
             answer = client.post(where.buckets(), body)
         except ApiProblem as problem:
@@ -425,7 +426,9 @@ def create_bucket(
 
 
 @buckets.command("list", cls=ApiCommand)
+@with_options(ORG, PROJECT)
 def list_buckets(
+    options: Options,
     status: Annotated[
         str | None,
         typer.Option(help="only this status: pending, provisioning, ready, failed, lost, deleting, deleted"),
@@ -435,11 +438,6 @@ def list_buckets(
     every: Annotated[
         bool, typer.Option("--all", help="deleted and replaced buckets too, not only the live ones")
     ] = False,
-    org: OrgOption = None,
-    project: ProjectOption = None,
-    api_url: ApiUrlOption = None,
-    token: TokenOption = None,
-    output: OutputOption = OutputFormat.TABLE,
 ) -> None:
     """The project's buckets, oldest first: the live ones, or with --all every one it ever had."""
     filters = {
@@ -448,12 +446,11 @@ def list_buckets(
         "region": region,
         "superseded": None if every else False,
     }
-    with api(api_url, token) as client:
-        where = place(client, org, project)
+    with in_project(options) as (client, where):
         rows = every_bucket(client, where, filters)
     if not every and status is None:
         rows = [b for b in rows if b.get("status") != "deleted"]
-    show = Printer(output)
+    show = options.printer()
     if show.json:
         show.document({"buckets": rows, "next_cursor": None})
         return
@@ -464,41 +461,29 @@ def list_buckets(
 
 
 @buckets.command("show", cls=ApiCommand)
-def show_bucket(
-    bucket: BucketArgument,
-    org: OrgOption = None,
-    project: ProjectOption = None,
-    api_url: ApiUrlOption = None,
-    token: TokenOption = None,
-    output: OutputOption = OutputFormat.TABLE,
-) -> None:
+@with_options(ORG, PROJECT)
+def show_bucket(options: Options, bucket: BucketArgument) -> None:
     """One bucket: status and why, endpoint, usage, history fields."""
-    with api(api_url, token) as client:
-        where = place(client, org, project)
+    with in_project(options) as (client, where):
         answer = client.get(where.buckets(bucket_id(client, where, bucket)))
-    Printer(output).record(answer, BUCKET)
+    options.printer().record(answer, BUCKET)
 
 
 @buckets.command("delete", cls=ApiCommand)
+@with_options(ORG, PROJECT, YES)
 def delete_bucket(
+    options: Options,
     bucket: BucketArgument,
     force: Annotated[bool, typer.Option("--force", help="delete every object in it first")] = False,
     retain: Annotated[
         bool, typer.Option("--retain", help="release the record only; the bucket stays at the provider")
     ] = False,
-    yes: YesOption = False,
     wait: WaitOption = False,
     timeout: TimeoutOption = 300,
-    org: OrgOption = None,
-    project: ProjectOption = None,
-    api_url: ApiUrlOption = None,
-    token: TokenOption = None,
-    output: OutputOption = OutputFormat.TABLE,
 ) -> None:
     """Delete a bucket and revoke its credentials; refused while it holds objects, unless --force."""
-    show = Printer(output)
-    with api(api_url, token) as client:
-        where = place(client, org, project)
+    show = options.printer()
+    with in_project(options) as (client, where):
         found = bucket_id(client, where, bucket)
         if retain:
             question = (
@@ -508,12 +493,12 @@ def delete_bucket(
         else:
             emptied = " and every object in it" if force else ""
             question = f"Delete bucket {bucket!r} of {where}{emptied}, and revoke its credentials?"
-        confirm(question, yes)
+        options.confirm(question)
         params = {"force": True if force else None, "policy": "retain" if retain else None}
         try:
             answer = client.request("DELETE", where.buckets(found), params=params)
         except ApiProblem as problem:
-            raise _in_cli_words(problem) from None
+            raise (problem if force or retain else _not_empty(problem, bucket)) from None
         if not wait:
             show.record(answer, BUCKET)
             show.note(
@@ -527,23 +512,19 @@ def delete_bucket(
 
 
 @buckets.command("replace", cls=ApiCommand)
+@with_options(ORG, PROJECT)
 def replace_bucket(
+    options: Options,
     bucket: BucketArgument,
     name: Annotated[str | None, typer.Option(help="a new name; the old one when left out")] = None,
     provider: Annotated[str | None, typer.Option(help="another provider; the old one when left out")] = None,
     region: Annotated[str | None, typer.Option(help="another region; the old one when left out")] = None,
     wait: WaitOption = False,
     timeout: TimeoutOption = 300,
-    org: OrgOption = None,
-    project: ProjectOption = None,
-    api_url: ApiUrlOption = None,
-    token: TokenOption = None,
-    output: OutputOption = OutputFormat.TABLE,
 ) -> None:
     """Provision a failed or lost bucket again, or move one, as a new bucket that supersedes it."""
-    show = Printer(output)
-    with api(api_url, token) as client:
-        where = place(client, org, project)
+    show = options.printer()
+    with in_project(options) as (client, where):
         found = bucket_id(client, where, bucket)
         try:
             answer = client.post(
@@ -561,35 +542,27 @@ def replace_bucket(
 
 
 @buckets.command("events", cls=ApiCommand)
-def bucket_events(
-    bucket: BucketArgument,
-    org: OrgOption = None,
-    project: ProjectOption = None,
-    api_url: ApiUrlOption = None,
-    token: TokenOption = None,
-    output: OutputOption = OutputFormat.TABLE,
-) -> None:
+@with_options(ORG, PROJECT)
+def bucket_events(options: Options, bucket: BucketArgument) -> None:
     """Every change of a bucket's status with its reason, oldest first."""
-    with api(api_url, token) as client:
-        where = place(client, org, project)
+    with in_project(options) as (client, where):
         answer = client.get(where.buckets(bucket_id(client, where, bucket), "events"))
-    Printer(output).rows(answer, "events", EVENT, "No events.")
+    options.printer().rows(answer, "events", EVENT, "No events.")
 
 
 # --- regions and usage ---------------------------------------------------------------------------
 
 
+@with_options()
 def regions(
+    options: Options,
     provider: Annotated[str | None, typer.Option(help="only this provider's regions")] = None,
     family: Annotated[str | None, typer.Option(help="only providers of this family, e.g. s3")] = None,
-    api_url: ApiUrlOption = None,
-    token: TokenOption = None,
-    output: OutputOption = OutputFormat.TABLE,
 ) -> None:
     """The providers and regions buckets can be created in (for buckets create --provider --region)."""
-    with api(api_url, token) as client:
+    with options.api() as client:
         answer = client.get(v3("regions"))
-    show = Printer(output)
+    show = options.printer()
     if provider is None and family is None:
         show.rows(answer, "regions", REGION, "No regions are enabled; ask the installation's operator.")
         return
@@ -604,7 +577,9 @@ def regions(
         show.table(chosen, REGION, "No region matches.")
 
 
+@with_options(ORG, PROJECT)
 def usage(
+    options: Options,
     bucket: Annotated[
         str | None,
         typer.Argument(
@@ -615,19 +590,14 @@ def usage(
         bool, typer.Option("--refresh", help="count the bucket's objects now and wait for the result")
     ] = False,
     timeout: Annotated[float, typer.Option(min=0, help="seconds --refresh waits before exit 3")] = 120,
-    org: OrgOption = None,
-    project: ProjectOption = None,
-    api_url: ApiUrlOption = None,
-    token: TokenOption = None,
-    output: OutputOption = OutputFormat.TABLE,
 ) -> None:
     """Objects and bytes per project of an organization, or of one bucket (--refresh counts anew)."""
-    show = Printer(output)
+    show = options.printer()
     if bucket is None:
         if refresh:
             raise typer.BadParameter("--refresh counts one bucket: name it", param_hint="BUCKET")
-        with api(api_url, token) as client:
-            slug = organization(client, org)
+        with options.api() as client:
+            slug = organization(client, options.org)
             answer = client.get(v3("organizations", slug, "usage"))
         if show.json:
             typer.echo(answer.text)
@@ -643,8 +613,7 @@ def usage(
             "Counts are as of each bucket's last sync; `loopback usage BUCKET --refresh` counts one now."
         )
         return
-    with api(api_url, token) as client:
-        where = place(client, org, project)
+    with in_project(options) as (client, where):
         path = where.buckets(bucket_id(client, where, bucket))
         answer = client.get(path)
         if refresh:

@@ -23,34 +23,22 @@ import typer
 
 from loopback.buckets.cli import (
     BUCKET_ID_PREFIX,
+    ORG,
     PAGE,
     PANEL,
-    OrgOption,
+    PROJECT,
     Place,
-    ProjectOption,
-    YesOption,
     bucket_id,
     every_bucket,
+    in_project,
     is_live,
-    place,
     when,
 )
-from loopback.kit.client import (
-    ApiClient,
-    ApiCommand,
-    ApiUrlOption,
-    ClientError,
-    Column,
-    ExitCode,
-    OutputFormat,
-    OutputOption,
-    Printer,
-    TokenOption,
-    ago,
-    api,
-    confirm,
-    v3,
-)
+from loopback.client.command import ApiCommand
+from loopback.client.errors import ClientError, ExitCode
+from loopback.client.http import ApiClient, v3
+from loopback.client.options import YES, Options, with_options
+from loopback.client.output import Column, OutputFormat, Printer, ago
 
 CREDENTIAL_ID_PREFIX = "crd_"
 DEFAULT_GRACE_SECONDS = 86400
@@ -288,7 +276,9 @@ def _one_of(fmt: FileFormat | None, output: OutputFormat) -> None:
 
 
 @credentials.command("issue", cls=ApiCommand)
+@with_options(ORG, PROJECT)
 def issue_credential(
+    options: Options,
     buckets: Annotated[
         list[str],
         typer.Argument(
@@ -320,11 +310,6 @@ def issue_credential(
         ),
     ] = None,
     fmt: FormatOption = None,
-    org: OrgOption = None,
-    project: ProjectOption = None,
-    api_url: ApiUrlOption = None,
-    token: TokenOption = None,
-    output: OutputOption = OutputFormat.TABLE,
 ) -> None:
     """Issue an access key over one or more buckets; its secret is printed this once.
 
@@ -332,13 +317,12 @@ def issue_credential(
     with a different prefix per bucket is issued through the API (POST .../credentials with
     "grants").
     """
-    _one_of(fmt, output)
+    _one_of(fmt, options.output)
     if expires_in_days is not None and expires_at is not None:
         raise typer.BadParameter("give --expires-in-days or --expires-at, not both")
     expiry = {"expires_in_days": expires_in_days, "expires_at": expires_at}
-    show = Printer(output)
-    with api(api_url, token) as client:
-        where = place(client, org, project)
+    show = options.printer()
+    with in_project(options) as (client, where):
         grants = _grants(client, where, buckets, access, prefix)
         if len(grants) == 1:  # the bucket's own route, as before keys had several buckets
             grant = grants[0]
@@ -356,25 +340,21 @@ def issue_credential(
 
 
 @credentials.command("list", cls=ApiCommand)
+@with_options(ORG, PROJECT)
 def list_credentials(
+    options: Options,
     bucket: Annotated[
         str | None,
         typer.Argument(help="only the keys reaching this bucket (name or id); the project's when left out"),
     ] = None,
-    org: OrgOption = None,
-    project: ProjectOption = None,
-    api_url: ApiUrlOption = None,
-    token: TokenOption = None,
-    output: OutputOption = OutputFormat.TABLE,
 ) -> None:
     """The project's access keys (or a bucket's), with their buckets, modes and expiry; never a secret."""
-    with api(api_url, token) as client:
-        where = place(client, org, project)
+    with in_project(options) as (client, where):
         path = (
             _keys(where) if bucket is None else where.buckets(bucket_id(client, where, bucket), "credentials")
         )
         rows = every_credential(client, path)
-    show = Printer(output)
+    show = options.printer()
     if show.json:
         show.document({"credentials": rows, "next_cursor": None})
         return
@@ -387,23 +367,18 @@ def list_credentials(
 
 
 @credentials.command("show", cls=ApiCommand)
-def show_credential(
-    credential: CredentialArgument,
-    org: OrgOption = None,
-    project: ProjectOption = None,
-    api_url: ApiUrlOption = None,
-    token: TokenOption = None,
-    output: OutputOption = OutputFormat.TABLE,
-) -> None:
+@with_options(ORG, PROJECT)
+def show_credential(options: Options, credential: CredentialArgument) -> None:
     """One access key: its buckets and modes, state, expiry and rotation; never its secret."""
-    with api(api_url, token) as client:
-        where = place(client, org, project)
+    with in_project(options) as (client, where):
         answer = client.get(_keys(where, credential_id(client, where, credential)))
-    Printer(output).record(answer, CREDENTIAL)
+    options.printer().record(answer, CREDENTIAL)
 
 
 @credentials.command("rotate", cls=ApiCommand)
+@with_options(ORG, PROJECT)
 def rotate_credential(
+    options: Options,
     credential: CredentialArgument,
     grace_seconds: Annotated[
         int,
@@ -414,17 +389,11 @@ def rotate_credential(
         ),
     ] = DEFAULT_GRACE_SECONDS,
     fmt: FormatOption = None,
-    org: OrgOption = None,
-    project: ProjectOption = None,
-    api_url: ApiUrlOption = None,
-    token: TokenOption = None,
-    output: OutputOption = OutputFormat.TABLE,
 ) -> None:
     """A new access key and secret with the same buckets; the old key works for the grace period."""
-    _one_of(fmt, output)
-    show = Printer(output)
-    with api(api_url, token) as client:
-        where = place(client, org, project)
+    _one_of(fmt, options.output)
+    show = options.printer()
+    with in_project(options) as (client, where):
         old_id = credential_id(client, where, credential)
         path = _keys(where, old_id, "rotate")
         body = {"grace_seconds": grace_seconds}
@@ -448,7 +417,9 @@ def rotate_credential(
 
 
 @credentials.command("update", cls=ApiCommand)
+@with_options(ORG, PROJECT)
 def update_credential(
+    options: Options,
     credential: CredentialArgument,
     name: Annotated[str | None, typer.Option(help="a new name", show_default=False)] = None,
     buckets: Annotated[
@@ -467,29 +438,25 @@ def update_credential(
     prefix: Annotated[
         str | None, typer.Option(help="with --bucket: only object keys under this prefix", show_default=False)
     ] = None,
-    org: OrgOption = None,
-    project: ProjectOption = None,
-    api_url: ApiUrlOption = None,
-    token: TokenOption = None,
-    output: OutputOption = OutputFormat.TABLE,
 ) -> None:
     """Rename an access key or replace its buckets; the key and its secret stay the same."""
     if name is None and not buckets:
         raise typer.BadParameter("say what changes: --name, --bucket or both")
     if not buckets and (access is not None or prefix is not None):
         raise typer.BadParameter("--access and --prefix go with --bucket")
-    with api(api_url, token) as client:
-        where = place(client, org, project)
+    with in_project(options) as (client, where):
         found = credential_id(client, where, credential)
         body: dict[str, Any] = {"name": name}
         if buckets:
             body["grants"] = [_present(g) for g in _grants(client, where, buckets, access, prefix)]
         answer = client.patch(_keys(where, found), body)
-    Printer(output).record(answer, CREDENTIAL)
+    options.printer().record(answer, CREDENTIAL)
 
 
 @credentials.command("revoke", cls=ApiCommand)
+@with_options(ORG, PROJECT, YES)
 def revoke_credential(
+    options: Options,
     references: Annotated[
         list[str],
         typer.Argument(
@@ -499,19 +466,12 @@ def revoke_credential(
             show_default=False,
         ),
     ],
-    yes: YesOption = False,
-    org: OrgOption = None,
-    project: ProjectOption = None,
-    api_url: ApiUrlOption = None,
-    token: TokenOption = None,
-    output: OutputOption = OutputFormat.TABLE,
 ) -> None:
     """Revoke an access key at the provider; it stops working at once, for every bucket it reaches."""
     if len(references) > 2:
         raise typer.BadParameter("give CREDENTIAL, or BUCKET CREDENTIAL", param_hint="[BUCKET] CREDENTIAL")
     *bucket, credential = references
-    with api(api_url, token) as client:
-        where = place(client, org, project)
+    with in_project(options) as (client, where):
         revoked = credential_id(client, where, credential)
         if bucket:
             path = where.buckets(bucket_id(client, where, bucket[0]), "credentials", revoked)
@@ -519,9 +479,9 @@ def revoke_credential(
         else:
             path = _keys(where, revoked)
             question = f"Revoke credential {credential} of {where}? It stops working at once."
-        confirm(question, yes)
+        options.confirm(question)
         answer = client.delete(path)
-    show = Printer(output)
+    show = options.printer()
     show.record(answer, CREDENTIAL)
     show.note(f"Revoked credential {answer.body.get('id', revoked)} ({answer.body.get('access_key_id')}).")
 

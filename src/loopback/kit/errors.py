@@ -79,6 +79,21 @@ class Conflict(LoopbackError):
     title = "Conflict with the current state"
 
 
+class BucketNotEmpty(Conflict):
+    """A delete refused because the bucket holds objects; ``object_count`` says how many (or at least)."""
+
+    slug = "bucket-not-empty"
+    title = "The bucket holds objects"
+
+    def __init__(self, detail: str, *, object_count: int, at_least: bool) -> None:
+        super().__init__(detail)
+        self.object_count = object_count
+        self.at_least = at_least
+
+    def extensions(self) -> dict[str, Any]:
+        return {"object_count": self.object_count, "object_count_is_a_minimum": self.at_least}
+
+
 class TooManyRequests(LoopbackError):
     status = 429
     slug = "too-many-requests"

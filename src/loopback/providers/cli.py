@@ -1,10 +1,11 @@
 """``loopback providers list|show|add|update|enable|disable|test``: the operator's provider routes.
 
-Each command is one request to ``/v3/operator/providers`` through ``loopback.kit.client``, which
-owns the connection, exit codes and rendering; the API validates everything. Secrets never go on
-the command line, where shell history and ``ps`` would keep them: each is read from an
-environment variable the command names (``--secret-access-key-env VAR``, ``--secret api_token=VAR``,
-``--slot NAME=KEY_ID:VAR``) or, without one, asked for on the terminal without echo.
+Each command is one request to ``/v3/operator/providers`` through ``loopback.client``, which
+owns the connection, exit codes, rendering and the options every command shares; the API
+validates everything. Secrets never go on the command line, where shell history and ``ps`` would
+keep them: each is read from an environment variable the command names
+(``--secret-access-key-env VAR``, ``--secret api_token=VAR``, ``--slot NAME=KEY_ID:VAR``) or,
+without one, asked for on the terminal without echo.
 
 ``test`` exits 0 when every step of the round trip passed and 1 when one failed.
 """
@@ -17,19 +18,11 @@ from typing import Annotated, Any
 
 import typer
 
-from loopback.kit.client import (
-    ApiCommand,
-    ApiUrlOption,
-    Column,
-    ExitCode,
-    OutputFormat,
-    OutputOption,
-    Printer,
-    TokenOption,
-    api,
-    shown,
-    v3,
-)
+from loopback.client.command import ApiCommand
+from loopback.client.errors import ExitCode
+from loopback.client.http import v3
+from loopback.client.options import Options, with_options
+from loopback.client.output import Column, Printer, shown
 from loopback.providers.schemas import mask
 
 PANEL = "Providers (operator, API client)"
@@ -269,26 +262,21 @@ def _show(show: Printer, body: dict[str, Any]) -> None:
 
 
 @providers.command("list", cls=ApiCommand)
-def list_providers(
-    api_url: ApiUrlOption = None, token: TokenOption = None, output: OutputOption = OutputFormat.TABLE
-) -> None:
+@with_options()
+def list_providers(options: Options) -> None:
     """Every provider, enabled or not, with its key (masked), regions and last check."""
-    with api(api_url, token) as client:
+    with options.api() as client:
         answer = client.get(v3("operator", "providers"))
-    Printer(output).rows(answer, "providers", PROVIDER_ROW, "No providers.")
+    options.printer().rows(answer, "providers", PROVIDER_ROW, "No providers.")
 
 
 @providers.command("show", cls=ApiCommand)
-def show_provider(
-    name: NameArgument,
-    api_url: ApiUrlOption = None,
-    token: TokenOption = None,
-    output: OutputOption = OutputFormat.TABLE,
-) -> None:
+@with_options()
+def show_provider(options: Options, name: NameArgument) -> None:
     """One provider: settings, capabilities, regions, key slots and last check."""
-    with api(api_url, token) as client:
+    with options.api() as client:
         answer = client.get(v3("operator", "providers", name))
-    show = Printer(output)
+    show = options.printer()
     if show.json:
         show.record(answer, PROVIDER)
     else:
@@ -296,7 +284,9 @@ def show_provider(
 
 
 @providers.command("add", cls=ApiCommand)
+@with_options()
 def add_provider(
+    options: Options,
     name: Annotated[
         str, typer.Argument(help="lowercase letters, digits and hyphens; tenants pick it by this")
     ],
@@ -309,9 +299,6 @@ def add_provider(
     slot: SlotOption = None,
     setting: SettingOption = None,
     region: RegionOption = None,
-    api_url: ApiUrlOption = None,
-    token: TokenOption = None,
-    output: OutputOption = OutputFormat.TABLE,
 ) -> None:
     """Configure a provider. Family s3 lists its regions with --region; ionos and hetzner bring theirs."""
     body: dict[str, Any] = {
@@ -325,9 +312,9 @@ def add_provider(
         "settings": _settings(setting),
         "regions": _regions_given(region),
     }
-    with api(api_url, token) as client:
+    with options.api() as client:
         answer = client.post(v3("operator", "providers"), body)
-    show = Printer(output)
+    show = options.printer()
     if show.json:
         show.record(answer, PROVIDER)
         return
@@ -336,7 +323,9 @@ def add_provider(
 
 
 @providers.command("update", cls=ApiCommand)
+@with_options()
 def update_provider(
+    options: Options,
     name: NameArgument,
     display_name: DisplayNameOption = None,
     access_key_id: AccessKeyOption = None,
@@ -358,9 +347,6 @@ def update_provider(
         list[str] | None,
         typer.Option(help="no new buckets in this region; existing ones keep working", show_default=False),
     ] = None,
-    api_url: ApiUrlOption = None,
-    token: TokenOption = None,
-    output: OutputOption = OutputFormat.TABLE,
 ) -> None:
     """Change a provider: rotate its key or secrets, link slots, change settings and regions."""
     body: dict[str, Any] = {
@@ -373,21 +359,19 @@ def update_provider(
     }
     if all(value is None for value in body.values()):
         raise typer.BadParameter("nothing to change: give at least one option")
-    with api(api_url, token) as client:
+    with options.api() as client:
         answer = client.patch(v3("operator", "providers", name), body)
-    show = Printer(output)
+    show = options.printer()
     if show.json:
         show.record(answer, PROVIDER)
     else:
         _show(show, answer.body)
 
 
-def _set_enabled(
-    name: str, action: str, api_url: str | None, token: str | None, output: OutputFormat
-) -> None:
-    with api(api_url, token) as client:
+def _set_enabled(options: Options, name: str, action: str) -> None:
+    with options.api() as client:
         answer = client.post(v3("operator", "providers", name, action))
-    show = Printer(output)
+    show = options.printer()
     show.record(answer, PROVIDER_ROW)
     show.note(
         f"Provider {name!r} takes new buckets."
@@ -397,42 +381,33 @@ def _set_enabled(
 
 
 @providers.command("disable", cls=ApiCommand)
-def disable_provider(
-    name: NameArgument,
-    api_url: ApiUrlOption = None,
-    token: TokenOption = None,
-    output: OutputOption = OutputFormat.TABLE,
-) -> None:
+@with_options()
+def disable_provider(options: Options, name: NameArgument) -> None:
     """Take no new buckets here; existing buckets, keys and usage keep working."""
-    _set_enabled(name, "disable", api_url, token, output)
+    _set_enabled(options, name, "disable")
 
 
 @providers.command("enable", cls=ApiCommand)
-def enable_provider(
-    name: NameArgument,
-    api_url: ApiUrlOption = None,
-    token: TokenOption = None,
-    output: OutputOption = OutputFormat.TABLE,
-) -> None:
+@with_options()
+def enable_provider(options: Options, name: NameArgument) -> None:
     """Take new buckets here again."""
-    _set_enabled(name, "enable", api_url, token, output)
+    _set_enabled(options, name, "enable")
 
 
 @providers.command("test", cls=ApiCommand)
+@with_options()
 def check_provider(
+    options: Options,
     name: NameArgument,
     region: Annotated[
         str | None,
         typer.Option(help="the region to try; the first enabled one by default", show_default=False),
     ] = None,
-    api_url: ApiUrlOption = None,
-    token: TokenOption = None,
-    output: OutputOption = OutputFormat.TABLE,
 ) -> None:
     """A round trip: scratch bucket, key, write, read, delete, each step timed; exit 1 on failure."""
-    with api(api_url, token) as client:
+    with options.api() as client:
         answer = client.post(v3("operator", "providers", name, "test"), {"region": region})
-    show = Printer(output)
+    show = options.printer()
     if show.json:
         typer.echo(answer.text)
     else:

@@ -1,7 +1,8 @@
 """``loopback whoami|orgs|projects|members|tokens|audit``: the tenancy routes of API v3, from a shell.
 
-Each command is one request (``audit --all`` one per page) through ``loopback.kit.client``, which
-owns the connection, the exit codes and the rendering; the API decides and validates everything.
+Each command is one request (``audit --all`` one per page) through ``loopback.client``, which
+owns the connection, the exit codes, the rendering and the options every command shares; the API
+decides and validates everything.
 """
 
 from __future__ import annotations
@@ -11,27 +12,19 @@ from typing import Annotated, Any
 
 import typer
 
-from loopback.kit.client import (
-    ApiCommand,
-    ApiUrlOption,
-    Column,
-    OutputFormat,
-    OutputOption,
-    Printer,
-    TokenOption,
-    api,
-    confirm,
-    v3,
-)
+from loopback.client.command import ApiCommand
+from loopback.client.http import v3
+from loopback.client.options import YES, Options, Shared, with_options
+from loopback.client.output import Column
 
 ORG_ENV = "LOOPBACK_ORG"
 PANEL = "Organizations and access (API client)"
 ROLES = "owner, admin, member, viewer or billing"
 
-OrgOption = Annotated[
-    str, typer.Option("--org", envvar=ORG_ENV, help="the organization's slug", show_default=False)
-]
-YesOption = Annotated[bool, typer.Option("--yes", "-y", help="do not ask for confirmation")]
+ORG = Shared(
+    "org",
+    Annotated[str, typer.Option("--org", envvar=ORG_ENV, help="the organization's slug", show_default=False)],
+)
 
 ID = Column("id", "id")
 CREATED = Column("created", "created_at")
@@ -85,13 +78,12 @@ tokens = _app("Personal tokens (yours) or, with --org, an organization's project
 # --- you ---------------------------------------------------------------------------------------
 
 
-def whoami(
-    api_url: ApiUrlOption = None, token: TokenOption = None, output: OutputOption = OutputFormat.TABLE
-) -> None:
+@with_options()
+def whoami(options: Options) -> None:
     """Who the token belongs to, and the organizations they are a member of."""
-    with api(api_url, token) as client:
+    with options.api() as client:
         answer = client.get(v3("user"))
-    show = Printer(output)
+    show = options.printer()
     show.record(answer, USER)
     if not show.json:
         show.table(answer.body.get("organizations") or [], ORGANIZATION, "member of no organization")
@@ -101,69 +93,61 @@ def whoami(
 
 
 @orgs.command("list", cls=ApiCommand)
-def list_organizations(
-    api_url: ApiUrlOption = None, token: TokenOption = None, output: OutputOption = OutputFormat.TABLE
-) -> None:
+@with_options()
+def list_organizations(options: Options) -> None:
     """The organizations you are a member of, with your role in each."""
-    with api(api_url, token) as client:
+    with options.api() as client:
         answer = client.get(v3("organizations"))
-    Printer(output).rows(answer, "organizations", ORGANIZATION, "You are a member of no organization.")
+    options.printer().rows(answer, "organizations", ORGANIZATION, "You are a member of no organization.")
 
 
 @orgs.command("create", cls=ApiCommand)
+@with_options()
 def create_organization(
+    options: Options,
     slug: Annotated[str, typer.Argument(help="lowercase letters, digits and hyphens; used in paths")],
     name: Annotated[str | None, typer.Option(help="display name; the slug when left out")] = None,
-    api_url: ApiUrlOption = None,
-    token: TokenOption = None,
-    output: OutputOption = OutputFormat.TABLE,
 ) -> None:
     """Create an organization; you become its owner."""
-    with api(api_url, token) as client:
+    with options.api() as client:
         answer = client.post(v3("organizations"), {"slug": slug, "name": name})
-    Printer(output).record(answer, ORGANIZATION)
+    options.printer().record(answer, ORGANIZATION)
 
 
 @orgs.command("show", cls=ApiCommand)
+@with_options()
 def show_organization(
-    org: Annotated[str, typer.Argument(help="the organization's slug")],
-    api_url: ApiUrlOption = None,
-    token: TokenOption = None,
-    output: OutputOption = OutputFormat.TABLE,
+    options: Options, org: Annotated[str, typer.Argument(help="the organization's slug")]
 ) -> None:
     """One organization and your role in it."""
-    with api(api_url, token) as client:
+    with options.api() as client:
         answer = client.get(v3("organizations", org))
-    Printer(output).record(answer, ORGANIZATION)
+    options.printer().record(answer, ORGANIZATION)
 
 
 @orgs.command("rename", cls=ApiCommand)
+@with_options()
 def rename_organization(
+    options: Options,
     org: Annotated[str, typer.Argument(help="the organization's slug; it stays")],
     name: Annotated[str, typer.Argument(help="the new display name")],
-    api_url: ApiUrlOption = None,
-    token: TokenOption = None,
-    output: OutputOption = OutputFormat.TABLE,
 ) -> None:
     """Change an organization's display name; the slug in paths stays."""
-    with api(api_url, token) as client:
+    with options.api() as client:
         answer = client.patch(v3("organizations", org), {"name": name})
-    Printer(output).record(answer, ORGANIZATION)
+    options.printer().record(answer, ORGANIZATION)
 
 
 @orgs.command("delete", cls=ApiCommand)
+@with_options(YES)
 def delete_organization(
-    org: Annotated[str, typer.Argument(help="the organization's slug")],
-    yes: YesOption = False,
-    api_url: ApiUrlOption = None,
-    token: TokenOption = None,
-    output: OutputOption = OutputFormat.TABLE,
+    options: Options, org: Annotated[str, typer.Argument(help="the organization's slug")]
 ) -> None:
     """Delete an organization with no live buckets; its projects and project tokens go with it."""
-    confirm(f"Delete organization {org!r} with its projects and project tokens?", yes)
-    with api(api_url, token) as client:
+    options.confirm(f"Delete organization {org!r} with its projects and project tokens?")
+    with options.api() as client:
         answer = client.delete(v3("organizations", org))
-    show = Printer(output)
+    show = options.printer()
     show.record(answer, ORGANIZATION)
     show.note(f"Deleted organization {org!r}.")
 
@@ -171,77 +155,66 @@ def delete_organization(
 # --- projects ----------------------------------------------------------------------------------
 
 
+def _projects(options: Options, *segments: str) -> str:
+    return v3("organizations", options.required_org(), "projects", *segments)
+
+
 @projects.command("list", cls=ApiCommand)
-def list_projects(
-    org: OrgOption,
-    api_url: ApiUrlOption = None,
-    token: TokenOption = None,
-    output: OutputOption = OutputFormat.TABLE,
-) -> None:
+@with_options(ORG)
+def list_projects(options: Options) -> None:
     """The organization's projects."""
-    with api(api_url, token) as client:
-        answer = client.get(v3("organizations", org, "projects"))
-    Printer(output).rows(answer, "projects", PROJECT, f"No projects in {org!r}.")
+    with options.api() as client:
+        answer = client.get(_projects(options))
+    options.printer().rows(answer, "projects", PROJECT, f"No projects in {options.org!r}.")
 
 
 @projects.command("create", cls=ApiCommand)
+@with_options(ORG)
 def create_project(
+    options: Options,
     slug: Annotated[str, typer.Argument(help="lowercase letters, digits and hyphens; used in paths")],
-    org: OrgOption,
     name: Annotated[str | None, typer.Option(help="display name; the slug when left out")] = None,
-    api_url: ApiUrlOption = None,
-    token: TokenOption = None,
-    output: OutputOption = OutputFormat.TABLE,
 ) -> None:
     """Create a project in the organization."""
-    with api(api_url, token) as client:
-        answer = client.post(v3("organizations", org, "projects"), {"slug": slug, "name": name})
-    Printer(output).record(answer, PROJECT)
+    with options.api() as client:
+        answer = client.post(_projects(options), {"slug": slug, "name": name})
+    options.printer().record(answer, PROJECT)
 
 
 @projects.command("show", cls=ApiCommand)
+@with_options(ORG)
 def show_project(
-    project: Annotated[str, typer.Argument(help="the project's slug")],
-    org: OrgOption,
-    api_url: ApiUrlOption = None,
-    token: TokenOption = None,
-    output: OutputOption = OutputFormat.TABLE,
+    options: Options, project: Annotated[str, typer.Argument(help="the project's slug")]
 ) -> None:
     """One project."""
-    with api(api_url, token) as client:
-        answer = client.get(v3("organizations", org, "projects", project))
-    Printer(output).record(answer, PROJECT)
+    with options.api() as client:
+        answer = client.get(_projects(options, project))
+    options.printer().record(answer, PROJECT)
 
 
 @projects.command("rename", cls=ApiCommand)
+@with_options(ORG)
 def rename_project(
+    options: Options,
     project: Annotated[str, typer.Argument(help="the project's slug; it stays")],
     name: Annotated[str, typer.Argument(help="the new display name")],
-    org: OrgOption,
-    api_url: ApiUrlOption = None,
-    token: TokenOption = None,
-    output: OutputOption = OutputFormat.TABLE,
 ) -> None:
     """Change a project's display name; the slug in paths stays."""
-    with api(api_url, token) as client:
-        answer = client.patch(v3("organizations", org, "projects", project), {"name": name})
-    Printer(output).record(answer, PROJECT)
+    with options.api() as client:
+        answer = client.patch(_projects(options, project), {"name": name})
+    options.printer().record(answer, PROJECT)
 
 
 @projects.command("delete", cls=ApiCommand)
+@with_options(ORG, YES)
 def delete_project(
-    project: Annotated[str, typer.Argument(help="the project's slug")],
-    org: OrgOption,
-    yes: YesOption = False,
-    api_url: ApiUrlOption = None,
-    token: TokenOption = None,
-    output: OutputOption = OutputFormat.TABLE,
+    options: Options, project: Annotated[str, typer.Argument(help="the project's slug")]
 ) -> None:
     """Delete a project with no live buckets; its project tokens stop working."""
-    confirm(f"Delete project {project!r} of {org!r} and revoke its project tokens?", yes)
-    with api(api_url, token) as client:
-        answer = client.delete(v3("organizations", org, "projects", project))
-    show = Printer(output)
+    options.confirm(f"Delete project {project!r} of {options.org!r} and revoke its project tokens?")
+    with options.api() as client:
+        answer = client.delete(_projects(options, project))
+    show = options.printer()
     show.record(answer, PROJECT)
     show.note(f"Deleted project {project!r}.")
 
@@ -251,86 +224,95 @@ def delete_project(
 MemberArgument = Annotated[str, typer.Argument(help="the member's email or membership id")]
 
 
+def _members(options: Options, *segments: str) -> str:
+    return v3("organizations", options.required_org(), "members", *segments)
+
+
 @members.command("list", cls=ApiCommand)
-def list_members(
-    org: OrgOption,
-    api_url: ApiUrlOption = None,
-    token: TokenOption = None,
-    output: OutputOption = OutputFormat.TABLE,
-) -> None:
+@with_options(ORG)
+def list_members(options: Options) -> None:
     """Everyone in the organization, with their role."""
-    with api(api_url, token) as client:
-        answer = client.get(v3("organizations", org, "members"))
-    Printer(output).rows(answer, "members", MEMBER, f"No members in {org!r}.")
+    with options.api() as client:
+        answer = client.get(_members(options))
+    options.printer().rows(answer, "members", MEMBER, f"No members in {options.org!r}.")
 
 
 @members.command("add", cls=ApiCommand)
+@with_options(ORG)
 def add_member(
+    options: Options,
     email: Annotated[
         str, typer.Argument(help="their email; a user without a token gets one from the operator")
     ],
     role: Annotated[str, typer.Option(help=ROLES, show_default=False)],
-    org: OrgOption,
-    api_url: ApiUrlOption = None,
-    token: TokenOption = None,
-    output: OutputOption = OutputFormat.TABLE,
 ) -> None:
     """Add someone by email with a role; only an owner may add an owner."""
-    with api(api_url, token) as client:
-        answer = client.post(v3("organizations", org, "members"), {"email": email, "role": role})
-    Printer(output).record(answer, MEMBER)
+    with options.api() as client:
+        answer = client.post(_members(options), {"email": email, "role": role})
+    options.printer().record(answer, MEMBER)
 
 
 @members.command("set-role", cls=ApiCommand)
+@with_options(ORG)
 def set_member_role(
-    member: MemberArgument,
-    role: Annotated[str, typer.Argument(help=ROLES)],
-    org: OrgOption,
-    api_url: ApiUrlOption = None,
-    token: TokenOption = None,
-    output: OutputOption = OutputFormat.TABLE,
+    options: Options, member: MemberArgument, role: Annotated[str, typer.Argument(help=ROLES)]
 ) -> None:
     """Change a member's role; the last owner cannot be demoted."""
-    with api(api_url, token) as client:
-        answer = client.patch(v3("organizations", org, "members", member), {"role": role})
-    Printer(output).record(answer, MEMBER)
+    with options.api() as client:
+        answer = client.patch(_members(options, member), {"role": role})
+    options.printer().record(answer, MEMBER)
 
 
 @members.command("remove", cls=ApiCommand)
-def remove_member(
-    member: MemberArgument,
-    org: OrgOption,
-    yes: YesOption = False,
-    api_url: ApiUrlOption = None,
-    token: TokenOption = None,
-    output: OutputOption = OutputFormat.TABLE,
-) -> None:
+@with_options(ORG, YES)
+def remove_member(options: Options, member: MemberArgument) -> None:
     """Remove a member and revoke their project tokens here; the last owner cannot be removed."""
-    confirm(f"Remove {member} from {org!r} and revoke their project tokens there?", yes)
-    with api(api_url, token) as client:
-        answer = client.delete(v3("organizations", org, "members", member))
-    show = Printer(output)
+    options.confirm(f"Remove {member} from {options.org!r} and revoke their project tokens there?")
+    with options.api() as client:
+        answer = client.delete(_members(options, member))
+    show = options.printer()
     show.record(answer, MEMBER)
-    show.note(f"Removed {answer.body.get('email', member)} from {org!r}.")
+    show.note(f"Removed {answer.body.get('email', member)} from {options.org!r}.")
 
 
 # --- tokens ------------------------------------------------------------------------------------
 
-TokenOrgOption = Annotated[
-    str | None,
-    typer.Option(
-        "--org",
-        help=f"an organization's project tokens instead of your personal ones "
-        f"(with --project: {ORG_ENV} when left out)",
-        show_default=False,
-    ),
-]
-ProjectOption = Annotated[str | None, typer.Option(help="the project's slug", show_default=False)]
+
+def _project_option(help_text: str) -> Shared:
+    return Shared(
+        "project", Annotated[str | None, typer.Option("--project", help=help_text, show_default=False)], None
+    )
 
 
-def _token_organization(org: str | None, project: str | None) -> str | None:
+TOKENS_ORG = Shared(
+    "org",
+    Annotated[
+        str | None,
+        typer.Option(
+            "--org",
+            help=f"an organization's project tokens instead of your personal ones "
+            f"(with --project: {ORG_ENV} when left out)",
+            show_default=False,
+        ),
+    ],
+    None,
+)
+TOKENS_OF_PROJECT = _project_option("only this project's tokens")
+TOKEN_PROJECT = _project_option("the project's slug")
+REVOKED_OF_ORG = Shared(
+    "org",
+    Annotated[
+        str | None,
+        typer.Option("--org", help="revoke a project token of this organization", show_default=False),
+    ],
+    None,
+)
+
+
+def _token_organization(options: Options) -> str | None:
     """--org as given; a --project alone means a project token, in the organization of LOOPBACK_ORG."""
-    if org is None and project is not None:
+    org = options.org
+    if org is None and options.project is not None:
         org = os.environ.get(ORG_ENV) or None
         if org is None:
             raise typer.BadParameter(
@@ -340,25 +322,21 @@ def _token_organization(org: str | None, project: str | None) -> str | None:
 
 
 @tokens.command("list", cls=ApiCommand)
-def list_tokens(
-    org: TokenOrgOption = None,
-    project: Annotated[
-        str | None, typer.Option(help="only this project's tokens", show_default=False)
-    ] = None,
-    api_url: ApiUrlOption = None,
-    token: TokenOption = None,
-    output: OutputOption = OutputFormat.TABLE,
-) -> None:
+@with_options(TOKENS_ORG, TOKENS_OF_PROJECT)
+def list_tokens(options: Options) -> None:
     """Your personal tokens or, with --org, the organization's project tokens; never the tokens themselves."""
-    org = _token_organization(org, project)
+    org = _token_organization(options)
     path = v3("user", "tokens") if org is None else v3("organizations", org, "tokens")
-    with api(api_url, token) as client:
-        answer = client.get(path, params={"project": project})
-    Printer(output).rows(answer, "tokens", PERSONAL_TOKEN if org is None else PROJECT_TOKEN, "No tokens.")
+    with options.api() as client:
+        answer = client.get(path, params={"project": options.project})
+    columns = PERSONAL_TOKEN if org is None else PROJECT_TOKEN
+    options.printer().rows(answer, "tokens", columns, "No tokens.")
 
 
 @tokens.command("create", cls=ApiCommand)
+@with_options(TOKENS_ORG, TOKEN_PROJECT)
 def create_token(
+    options: Options,
     name: Annotated[str, typer.Argument(help="what the token is for")],
     role_cap: Annotated[
         str | None,
@@ -367,24 +345,19 @@ def create_token(
     expires_in_days: Annotated[
         int | None, typer.Option(min=1, max=3650, help="none: until revoked", show_default=False)
     ] = None,
-    org: TokenOrgOption = None,
-    project: ProjectOption = None,
-    api_url: ApiUrlOption = None,
-    token: TokenOption = None,
-    output: OutputOption = OutputFormat.TABLE,
 ) -> None:
     """A personal token or, with --org and --project, a token acting inside one project only."""
-    org = _token_organization(org, project)
+    org = _token_organization(options)
     body: dict[str, Any] = {"name": name, "role_cap": role_cap, "expires_in_days": expires_in_days}
     if org is None:
         path = v3("user", "tokens")
-    elif project is None:
+    elif options.project is None:
         raise typer.BadParameter("a project token needs --project as well", param_hint="--project")
     else:
-        path, body["project"] = v3("organizations", org, "tokens"), project
-    with api(api_url, token) as client:
+        path, body["project"] = v3("organizations", org, "tokens"), options.project
+    with options.api() as client:
         answer = client.post(path, body)
-    show = Printer(output)
+    show = options.printer()
     show.record(answer, TOKEN)
     show.note("The token below is shown this once and will not be shown again; store it now.")
     if not show.json:
@@ -392,21 +365,17 @@ def create_token(
 
 
 @tokens.command("revoke", cls=ApiCommand)
+@with_options(REVOKED_OF_ORG)
 def revoke_token(
+    options: Options,
     token_id: Annotated[str, typer.Argument(help="the token's id (tok_...), as `tokens list` shows it")],
-    org: Annotated[
-        str | None,
-        typer.Option("--org", help="revoke a project token of this organization", show_default=False),
-    ] = None,
-    api_url: ApiUrlOption = None,
-    token: TokenOption = None,
-    output: OutputOption = OutputFormat.TABLE,
 ) -> None:
     """Revoke a token; it answers 401 from the next request on."""
+    org = options.org
     path = v3("user", "tokens", token_id) if org is None else v3("organizations", org, "tokens", token_id)
-    with api(api_url, token) as client:
+    with options.api() as client:
         answer = client.delete(path)
-    show = Printer(output)
+    show = options.printer()
     show.record(answer, TOKEN)
     show.note(f"Revoked token {token_id}.")
 
@@ -414,29 +383,30 @@ def revoke_token(
 # --- the audit log -----------------------------------------------------------------------------
 
 
+@with_options(ORG, _project_option("only this project (slug or id)"))
 def audit(
-    org: OrgOption,
+    options: Options,
     limit: Annotated[int, typer.Option(min=1, max=500, help="events per page")] = 50,
     action: Annotated[
         str | None, typer.Option(help="only this action, e.g. member.add", show_default=False)
-    ] = None,
-    project: Annotated[
-        str | None, typer.Option(help="only this project (slug or id)", show_default=False)
     ] = None,
     outcome: Annotated[str | None, typer.Option(help="succeeded or denied", show_default=False)] = None,
     cursor: Annotated[
         str | None, typer.Option(help="the next_cursor of the page before", show_default=False)
     ] = None,
     every: Annotated[bool, typer.Option("--all", help="follow next_cursor through every page")] = False,
-    api_url: ApiUrlOption = None,
-    token: TokenOption = None,
-    output: OutputOption = OutputFormat.TABLE,
 ) -> None:
     """The organization's audit events, newest first."""
+    org = options.required_org()
     path = v3("organizations", org, "audit-events")
-    params: dict[str, Any] = {"limit": limit, "action": action, "project": project, "outcome": outcome}
-    show = Printer(output)
-    with api(api_url, token) as client:
+    params: dict[str, Any] = {
+        "limit": limit,
+        "action": action,
+        "project": options.project,
+        "outcome": outcome,
+    }
+    show = options.printer()
+    with options.api() as client:
         answer = client.get(path, params={**params, "cursor": cursor})
         if not every:
             show.rows(answer, "events", AUDIT_EVENT, f"No audit events in {org!r}.")

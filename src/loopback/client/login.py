@@ -2,9 +2,9 @@
 
 ``login`` checks the token with ``GET /v3/user`` before storing anything, then writes
 ``{"api_url": ..., "token": ...}`` to ``login.json`` in the user config directory (see
-``loopback.kit.client.LoginFile``): the directory mode 0700, the file 0600. The token is never
-printed. Later commands find it after ``--token`` and ``LOOPBACK_TOKEN`` and use the stored URL
-unless ``--api-url`` or ``LOOPBACK_API_URL`` names another.
+``loopback.client.connection.LoginFile``): the directory mode 0700, the file 0600. The token is
+never printed. Later commands find it after ``--token`` and ``LOOPBACK_TOKEN`` and use the stored
+URL unless ``--api-url`` or ``LOOPBACK_API_URL`` names another.
 """
 
 from __future__ import annotations
@@ -14,21 +14,11 @@ from typing import Annotated
 
 import typer
 
-from loopback.kit.client import (
-    API_URL_ENV,
-    CONNECTION_PANEL,
-    DEFAULT_API_URL,
-    ApiClient,
-    ApiCommand,
-    ApiProblem,
-    ApiUrlOption,
-    BadApiUrl,
-    ClientError,
-    Connection,
-    ExitCode,
-    LoginFile,
-    v3,
-)
+from loopback.client.command import ApiCommand
+from loopback.client.connection import API_URL_ENV, DEFAULT_API_URL, Connection, LoginFile, checked_url
+from loopback.client.errors import ApiProblem, ClientError, ExitCode
+from loopback.client.http import ApiClient, v3
+from loopback.client.options import CONNECTION_PANEL, ApiUrlOption
 
 PANEL = "Connection (API client)"
 ORIGIN = "`loopback login`"
@@ -47,9 +37,7 @@ def login(
     ] = None,
 ) -> None:
     """Check an API token and store it with the API's URL for the next commands (mode 0600)."""
-    url = (api_url or os.environ.get(API_URL_ENV) or DEFAULT_API_URL).rstrip("/")
-    if not url.startswith(("http://", "https://")):
-        raise BadApiUrl(f"the API URL {url!r} must start with http:// or https://")
+    url = checked_url(api_url or os.environ.get(API_URL_ENV) or DEFAULT_API_URL)
     if not token:
         token = typer.prompt(f"API token for {url}", hide_input=True, err=True)
     token = token.strip()
