@@ -16,23 +16,23 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from loopback.buckets import repository
 from loopback.buckets.models import Bucket, BucketEvent, BucketStatus, DeletionPolicy, DesiredState
 from loopback.buckets.naming import bucket_name_problems
 from loopback.kit.clock import utcnow
 from loopback.kit.db import Database
 from loopback.kit.enqueue import Enqueue
-from loopback.kit.errors import Conflict, FieldProblem, Invalid, NotFound, ProviderUnavailable
+from loopback.kit.errors import BucketNotEmpty, Conflict, FieldProblem, Invalid, NotFound, ProviderUnavailable
 from loopback.kit.ids import new_id
 from loopback.providers.base import Grant, ProviderError
 from loopback.providers.models import Provider, Region
 from loopback.providers.service import ProviderService
 from loopback.tenancy import audit
 from loopback.tenancy.access import OrganizationScope, ProjectScope
-from loopback.tenancy.models import Project
 
 log = logging.getLogger(__name__)
 
@@ -101,21 +101,6 @@ def backoff_seconds(attempt: int) -> float:
 def record_event(session: Session, bucket: Bucket, kind: str, reason: str | None = None) -> None:
     session.add(
         BucketEvent(id=new_id("bev"), bucket_id=bucket.id, kind=kind, status=bucket.status, reason=reason)
-    )
-
-
-def _in_scope(statement: Select[Bucket, str, str], scope: ProjectScope) -> Select[Bucket, str, str]:
-    # Every tenant read of buckets passes through here: one place that filters by organization and project.
-    return statement.where(
-        Bucket.organization_id == scope.organization_id, Bucket.project_id == scope.project_id
-    )
-
-
-def _with_names() -> Select[Bucket, str, str]:
-    return (
-        select(Bucket, Provider.name, Region.code)
-        .join(Provider, Provider.id == Bucket.provider_id)
-        .join(Region, Region.id == Bucket.region_id)
     )
 
 
@@ -293,7 +278,7 @@ class BucketService:
         filters: BucketFilters | None = None,
     ) -> tuple[Sequence[BucketView], str | None]:
         """One page of the project's buckets, oldest first; the cursor is the last id of a page."""
-        statement = _in_scope(_with_names(), scope).order_by(Bucket.id).limit(limit + 1)
+        statement = repository.in_scope(scope).order_by(Bucket.id).limit(limit + 1)
         if cursor:
             statement = statement.where(Bucket.id > cursor)
         if filters is not None:
@@ -306,13 +291,13 @@ class BucketService:
         self, session: Session, scope: ProjectScope, page: int, per_page: int, filters: BucketFilters
     ) -> tuple[Sequence[BucketView], int]:
         """A numbered page, oldest first, and the total: the paging API v2 keeps."""
-        statement = filters.apply(_in_scope(_with_names(), scope))
-        total = session.scalar(select(func.count()).select_from(statement.subquery())) or 0
+        statement = filters.apply(repository.in_scope(scope))
+        total = session.scalar(repository.count_of(statement)) or 0
         rows = session.execute(statement.order_by(Bucket.id).offset((page - 1) * per_page).limit(per_page))
         return [BucketView(b, p, r) for b, p, r in rows], int(total)
 
     def get(self, session: Session, scope: ProjectScope, bucket_id: str) -> BucketView:
-        row = session.execute(_in_scope(_with_names(), scope).where(Bucket.id == bucket_id)).first()
+        row = session.execute(repository.in_scope(scope).where(Bucket.id == bucket_id)).first()
         if row is None:
             raise NotFound(f"bucket {bucket_id} does not exist in project {scope.project_slug!r}")
         return BucketView(*row)
@@ -320,10 +305,7 @@ class BucketService:
     @staticmethod
     def live_buckets(session: Session, organization_id: str, project_id: str | None) -> int:
         """Buckets not yet deleted in an organization (or one project): they block deleting it."""
-        where = [Bucket.organization_id == organization_id, Bucket.deleted_at.is_(None)]
-        if project_id is not None:
-            where.append(Bucket.project_id == project_id)
-        return int(session.scalar(select(func.count()).select_from(Bucket).where(*where)) or 0)
+        return int(session.scalar(repository.live_count(organization_id, project_id)) or 0)
 
     @staticmethod
     def follow_region_endpoint(session: Session, region_id: str, endpoint: str) -> None:
@@ -340,17 +322,13 @@ class BucketService:
         """The buckets of this project among ``bucket_ids``, by id, in one query; others are absent."""
         if not bucket_ids:
             return {}
-        rows = session.execute(_in_scope(_with_names(), scope).where(Bucket.id.in_(list(bucket_ids))))
+        rows = session.execute(repository.in_scope(scope).where(Bucket.id.in_(list(bucket_ids))))
         return {b.id: BucketView(b, p, r) for b, p, r in rows}
 
     def events(self, session: Session, scope: ProjectScope, bucket_id: str) -> Sequence[BucketEvent]:
         """Every transition of a bucket with its reason and time, oldest first."""
         self.get(session, scope, bucket_id)
-        return list(
-            session.scalars(
-                select(BucketEvent).where(BucketEvent.bucket_id == bucket_id).order_by(BucketEvent.id)
-            )
-        )
+        return list(session.scalars(repository.events_of(scope, bucket_id)))
 
     def delete(
         self,
@@ -386,9 +364,11 @@ class BucketService:
             if held:
                 amount = f"{held}" if held < DELETE_CHECK_LIMIT else f"at least {held}"
                 noun = "object" if held == 1 else "objects"
-                raise Conflict(
+                raise BucketNotEmpty(
                     f"bucket {bucket.name!r} holds {amount} {noun}; delete them first, "
-                    "or delete with force=true to empty it"
+                    "or delete with force=true to empty it",
+                    object_count=held,
+                    at_least=held >= DELETE_CHECK_LIMIT,
                 )
         bucket.desired_state = DesiredState.ABSENT
         bucket.deletion_policy = policy
@@ -431,17 +411,7 @@ class BucketService:
         )
 
     def _name_taken(self, session: Session, provider_id: str, name: str) -> bool:
-        return (
-            session.scalar(
-                select(Bucket.id).where(
-                    Bucket.provider_id == provider_id,
-                    Bucket.name == name,
-                    Bucket.deleted_at.is_(None),
-                    Bucket.superseded_by_id.is_(None),
-                )
-            )
-            is not None
-        )
+        return session.scalar(repository.name_taken(provider_id, name)) is not None
 
     def _commit_new(self, session: Session, name: str, provider: str) -> None:
         try:
@@ -452,20 +422,7 @@ class BucketService:
 
     def usage_by_project(self, session: Session, scope: OrganizationScope) -> tuple[ProjectUsage, ...]:
         """Live buckets, objects and bytes per project of the organization, as of each bucket's last sync."""
-        statement = (
-            select(
-                Project.slug,
-                func.count(Bucket.id),
-                func.coalesce(func.sum(Bucket.object_count), 0),
-                func.coalesce(func.sum(Bucket.bytes), 0),
-                func.min(Bucket.last_synced_at),
-            )
-            .select_from(Project)
-            .outerjoin(Bucket, (Bucket.project_id == Project.id) & Bucket.deleted_at.is_(None))
-            .where(Project.organization_id == scope.organization_id, Project.deleted_at.is_(None))
-            .group_by(Project.slug)
-            .order_by(Project.slug)
-        )
+        statement = repository.usage_per_project(scope)
         return tuple(
             ProjectUsage(slug, buckets, int(objects or 0), int(size or 0), oldest)
             for slug, buckets, objects, size, oldest in session.execute(statement)
@@ -617,13 +574,7 @@ class BucketService:
         """Enqueue every bucket whose desired state is ahead of what was observed and is due now."""
         now = utcnow()
         with self._db.session() as session:
-            due = session.scalars(
-                select(Bucket.id).where(
-                    Bucket.generation != Bucket.observed_generation,
-                    Bucket.status != BucketStatus.DELETED,
-                    (Bucket.next_attempt_at.is_(None)) | (Bucket.next_attempt_at <= now),
-                )
-            ).all()
+            due = session.scalars(repository.due_for_reconcile(now)).all()
         for bucket_id in due:
             self._enqueue_reconcile(bucket_id)
         if due:
@@ -637,11 +588,7 @@ class BucketService:
         would hand its name and keys back without anyone asking. ``replace`` re-provisions it.
         """
         with self._db.session() as session:
-            found = session.execute(
-                select(Bucket, Region.code)
-                .join(Region, Region.id == Bucket.region_id)
-                .where(Bucket.status == BucketStatus.READY, Bucket.generation == Bucket.observed_generation)
-            ).all()
+            found = session.execute(repository.ready_with_region()).all()
             ready = [(b.id, b.name, b.provider_id, code, b.placement) for b, code in found]
             adapters = {p: self._providers.adapter(session, p) for p in {row[2] for row in ready}}
         lost = 0
@@ -694,7 +641,7 @@ class BucketService:
 
     def sync_all_usage(self) -> int:
         with self._db.session() as session:
-            ready = session.scalars(select(Bucket.id).where(Bucket.status == BucketStatus.READY)).all()
+            ready = session.scalars(repository.ready_ids()).all()
         for bucket_id in ready:
             self._enqueue("usage.sync", bucket_id)
         return len(ready)

@@ -12,12 +12,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from loopback.buckets.models import Bucket, BucketStatus
+from loopback.buckets import repository as bucket_repository
+from loopback.buckets.models import Bucket
 from loopback.buckets.service import KeyRelease, record_event
-from loopback.credentials.models import CURRENT_POLICY_VERSION, Credential, CredentialGrant, CredentialStatus
+from loopback.credentials import repository
+from loopback.credentials.models import CURRENT_POLICY_VERSION, Credential, CredentialStatus
 from loopback.kit.clock import utcnow
 from loopback.kit.db import Database
 from loopback.providers.base import Access, Grant, Placement, ProviderError
@@ -42,7 +44,7 @@ class MaintenanceReport:
 
 def granted_buckets(session: Session, credential: Credential) -> list[Bucket]:
     ids = [g.bucket_id for g in credential.grants]
-    return list(session.scalars(select(Bucket).where(Bucket.id.in_(ids)).order_by(Bucket.id)))
+    return list(session.scalars(bucket_repository.by_ids(ids)))
 
 
 def placement_of(session: Session, credential: Credential) -> Placement:
@@ -66,22 +68,9 @@ class BucketKeyReleases:
 
     def releases(self, session: Session, bucket_id: str) -> list[KeyRelease]:
         """A key left with no grant is revoked; the others lose this bucket only."""
-        keys = session.scalars(
-            select(Credential).where(
-                Credential.status == CredentialStatus.ACTIVE,
-                Credential.id.in_(
-                    select(CredentialGrant.credential_id).where(CredentialGrant.bucket_id == bucket_id)
-                ),
-            )
-        ).all()
+        keys = session.scalars(repository.active_on_bucket(bucket_id)).all()
         others = {g.bucket_id for key in keys for g in key.grants if g.bucket_id != bucket_id}
-        names = dict(
-            session.execute(
-                select(Bucket.id, Bucket.name).where(
-                    Bucket.id.in_(others), Bucket.status != BucketStatus.DELETED
-                )
-            ).all()
-        )
+        names = dict(session.execute(bucket_repository.names_of(others, live_only=True)).all())
         return [
             KeyRelease(
                 key.id,
@@ -119,17 +108,7 @@ class KeyMaintenance:
         report = MaintenanceReport()
         now = utcnow()
         with self._db.session() as session:
-            due = list(
-                session.execute(
-                    select(Credential.id, Credential.expires_at)
-                    .where(
-                        Credential.status == CredentialStatus.ACTIVE,
-                        or_(Credential.expires_at <= now, Credential.revoke_at <= now),
-                    )
-                    .order_by(Credential.id)
-                    .limit(MAINTENANCE_BATCH)
-                )
-            )
+            due = list(session.execute(repository.due_for_revocation(now, MAINTENANCE_BATCH)))
         for credential_id, expires_at in due:
             expired = expires_at is not None and expires_at <= now
             status = CredentialStatus.EXPIRED if expired else CredentialStatus.REVOKED
@@ -204,16 +183,7 @@ class KeyMaintenance:
         noted = 0
         with self._db.session() as session:
             soon = list(
-                session.scalars(
-                    select(Credential)
-                    .where(
-                        Credential.status == CredentialStatus.ACTIVE,
-                        Credential.expires_at > now,
-                        Credential.expires_at <= now + EXPIRING_WITHIN,
-                        Credential.expiry_noticed_at.is_(None),
-                    )
-                    .limit(MAINTENANCE_BATCH)
-                )
+                session.scalars(repository.entering_last_days(now, EXPIRING_WITHIN, MAINTENANCE_BATCH))
             )
             for credential in soon:
                 claimed = session.execute(
@@ -241,17 +211,7 @@ class KeyMaintenance:
         """Rewrite keys issued under an older policy (``s3:*``) to the current least-privilege one."""
         narrowed = 0
         with self._db.session() as session:
-            legacy = list(
-                session.scalars(
-                    select(Credential)
-                    .where(
-                        Credential.status == CredentialStatus.ACTIVE,
-                        Credential.policy_version < CURRENT_POLICY_VERSION,
-                    )
-                    .order_by(Credential.id)
-                    .limit(MAINTENANCE_BATCH)
-                )
-            )
+            legacy = list(session.scalars(repository.under_older_policy(MAINTENANCE_BATCH)))
             for credential in legacy:
                 region = session.get(Region, credential.region_id)
                 assert region is not None

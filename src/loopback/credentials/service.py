@@ -15,11 +15,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from loopback.buckets.models import Bucket, BucketStatus
+from loopback.buckets import repository as bucket_repository
+from loopback.buckets.models import BucketStatus
 from loopback.buckets.service import BucketService, BucketView, record_event
+from loopback.credentials import repository
 from loopback.credentials.maintenance import (
     EXPIRING_WITHIN,
     KeyMaintenance,
@@ -62,6 +64,14 @@ def provider_error(error: ProviderError) -> ProviderUnavailable | ProviderRefuse
     if error.transient:
         return ProviderUnavailable(f"{error.message}; nothing was recorded, try again")
     return ProviderRefused(error.message)
+
+
+@dataclass(frozen=True)
+class ProjectPlace:
+    """The organization and project a key's own rows are in (``kit.scoping.Scope``)."""
+
+    organization_id: str
+    project_id: str
 
 
 @dataclass(frozen=True)
@@ -112,13 +122,6 @@ def shown_status(credential: Credential, now: datetime | None = None) -> str:
     return CredentialStatus.ACTIVE
 
 
-def _in_scope(statement: Select[Credential], scope: ProjectScope) -> Select[Credential]:
-    # Every tenant read of credentials passes through here: one filter by organization and project.
-    return statement.where(
-        Credential.organization_id == scope.organization_id, Credential.project_id == scope.project_id
-    )
-
-
 def prefix_problems(prefix: str) -> list[str]:
     problems = []
     if not 1 <= len(prefix) <= 512:
@@ -157,15 +160,11 @@ class CredentialService:
         bucket_id: str | None = None,
     ) -> tuple[list[CredentialView], str | None]:
         """One page of the project's keys (or of those with a grant on ``bucket_id``), oldest first."""
-        statement = _in_scope(select(Credential), scope).order_by(Credential.id).limit(limit + 1)
+        statement = repository.in_scope(scope).order_by(Credential.id).limit(limit + 1)
         if cursor:
             statement = statement.where(Credential.id > cursor)
         if bucket_id is not None:
-            statement = statement.where(
-                Credential.id.in_(
-                    select(CredentialGrant.credential_id).where(CredentialGrant.bucket_id == bucket_id)
-                )
-            )
+            statement = statement.where(Credential.id.in_(repository.granted_on(bucket_id)))
         rows = list(session.scalars(statement))
         next_cursor = rows[limit - 1].id if len(rows) > limit else None
         return self._views(session, rows[:limit]), next_cursor
@@ -179,7 +178,7 @@ class CredentialService:
         self, session: Session, scope: ProjectScope, credential_id: str, bucket_id: str | None = None
     ) -> Credential:
         credential = session.scalars(
-            _in_scope(select(Credential), scope).where(Credential.id == credential_id)
+            repository.in_scope(scope).where(Credential.id == credential_id)
         ).one_or_none()
         if credential is None or (
             bucket_id is not None and all(g.bucket_id != bucket_id for g in credential.grants)
@@ -188,12 +187,16 @@ class CredentialService:
             raise NotFound(f"credential {credential_id} does not exist for {where}")
         return credential
 
+    @staticmethod
+    def _scope_of(credential: Credential) -> ProjectPlace:
+        return ProjectPlace(credential.organization_id, credential.project_id)
+
     def _views(self, session: Session, credentials: Sequence[Credential]) -> list[CredentialView]:
         """Views of many credentials in three queries, whatever their number."""
         if not credentials:
             return []
         bucket_ids = {g.bucket_id for c in credentials for g in c.grants}
-        names = dict(session.execute(select(Bucket.id, Bucket.name).where(Bucket.id.in_(bucket_ids))).all())
+        names = dict(session.execute(bucket_repository.names_of(bucket_ids)).all())
         region_ids = {c.region_id for c in credentials}
         regions = {
             row.id: row
@@ -205,9 +208,7 @@ class CredentialService:
         }
         ids = [c.id for c in credentials]
         successors = dict(
-            session.execute(
-                select(Credential.rotated_from_id, Credential.id).where(Credential.rotated_from_id.in_(ids))
-            ).all()
+            session.execute(repository.successors_of(self._scope_of(credentials[0]), ids)).all()
         )
         now = utcnow()
         views = []

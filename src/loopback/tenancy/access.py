@@ -15,13 +15,13 @@ import time
 from collections import defaultdict, deque
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from loopback.kit.clock import utcnow
 from loopback.kit.db import Database
 from loopback.kit.errors import Forbidden, NotFound, TooManyRequests, Unauthorized
-from loopback.tenancy.models import ApiToken, Membership, Organization, Project, User
+from loopback.tenancy import repository
+from loopback.tenancy.models import ApiToken, Organization, User
 from loopback.tenancy.permissions import Permission, Role, Scope, allows, allows_capped
 
 TOKEN_PREFIX = "lbk_"
@@ -112,7 +112,7 @@ def authenticate(
 
 def live_token(session: Session, token: str) -> ApiToken | None:
     """The stored token a bearer token is, unless it is unknown, revoked or expired."""
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
+    row = session.scalar(repository.token_by_hash(hash_token(token)))
     if (
         row is None
         or row.revoked_at is not None
@@ -159,18 +159,12 @@ def _reach(session: Session, principal: Principal, org_slug: str) -> tuple[Organ
     organization than a project token's. A project token acts with its cap and never above its
     user's current role, so demoting or removing the user who made it narrows or stops it at once.
     """
-    organization = session.scalar(
-        select(Organization).where(Organization.slug == org_slug, Organization.deleted_at.is_(None))
-    )
+    organization = session.scalar(repository.live_organization(org_slug))
     if organization is None or (
         principal.is_project_token and principal.token_organization_id != organization.id
     ):
         raise NotFound(f"organization {org_slug!r} does not exist")
-    membership = session.scalar(
-        select(Membership).where(
-            Membership.organization_id == organization.id, Membership.user_id == principal.user_id
-        )
-    )
+    membership = session.scalar(repository.membership_of(organization.id, principal.user_id))
     if membership is None:
         raise NotFound(f"organization {org_slug!r} does not exist")
     cap = principal.role_cap
@@ -211,13 +205,7 @@ def project_scope(
     other project whatever its cap, as the permission table says.
     """
     organization, role, cap = _reach(session, principal, org_slug)
-    project = session.scalar(
-        select(Project).where(
-            Project.organization_id == organization.id,
-            Project.slug == project_slug,
-            Project.deleted_at.is_(None),
-        )
-    )
+    project = session.scalar(repository.project_in(repository.InOrganization(organization.id), project_slug))
     if project is None or (principal.is_project_token and principal.token_project_id != project.id):
         raise NotFound(f"project {project_slug!r} does not exist in organization {org_slug!r}")
     _admit(entry, role, cap)

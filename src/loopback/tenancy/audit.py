@@ -7,12 +7,12 @@ when it refuses beyond the table (an owner role, a token's cap).
 
 from __future__ import annotations
 
-from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from loopback.kit.ids import new_id
+from loopback.tenancy import repository
 from loopback.tenancy.access import OrganizationScope, Principal, ProjectScope
-from loopback.tenancy.models import AuditEvent, Project
+from loopback.tenancy.models import AuditEvent
 
 SUCCEEDED = "succeeded"
 DENIED = "denied"
@@ -104,20 +104,14 @@ def page(
     outcome: str | None = None,
 ) -> tuple[list[AuditEvent], str | None]:
     """One page of an organization's events, newest first; the cursor is the last id of a page."""
-    statement = select(AuditEvent).where(AuditEvent.organization_id == organization_id)
+    scope = repository.InOrganization(organization_id)
+    statement = repository.audit_events_in(scope)
     if cursor:
         statement = statement.where(AuditEvent.id < cursor)
     if action:
         statement = statement.where(AuditEvent.action == action)
     if project:  # a slug (of a live or deleted project) or an id, inside this organization only
-        statement = statement.where(
-            AuditEvent.project_id.in_(
-                select(Project.id).where(
-                    Project.organization_id == organization_id,
-                    or_(Project.slug == project, Project.id == project),
-                )
-            )
-        )
+        statement = statement.where(AuditEvent.project_id.in_(repository.project_ids_named(scope, project)))
     if outcome:
         statement = statement.where(AuditEvent.outcome == outcome)
     events = list(session.scalars(statement.order_by(AuditEvent.id.desc()).limit(limit + 1)))

@@ -13,14 +13,13 @@ from typing import Annotated, Any, cast
 
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from loopback.kit.db import Database
 from loopback.kit.errors import Forbidden, Unauthorized
 from loopback.kit.requests import request_id_of
 from loopback.kit.services import from_state
-from loopback.tenancy import audit
+from loopback.tenancy import audit, repository
 from loopback.tenancy.access import (
     FailedAuthLimiter,
     OrganizationScope,
@@ -32,7 +31,7 @@ from loopback.tenancy.access import (
     organization_scope,
     project_scope,
 )
-from loopback.tenancy.models import Organization, Project
+from loopback.tenancy.models import Project
 from loopback.tenancy.permissions import Permission, Scope, permission
 
 bearer = HTTPBearer(auto_error=False, description="an API token: `Authorization: Bearer lbk_…`")
@@ -88,19 +87,13 @@ def record_refusal(
     with db.session() as session:
         organization_id = None
         if org_slug is not None:
-            organization_id = session.scalar(
-                select(Organization.id).where(
-                    Organization.slug == org_slug, Organization.deleted_at.is_(None)
-                )
-            )
+            organization_id = session.scalar(repository.live_organization_id(org_slug))
         project_id = None
         if organization_id is not None and project_slug is not None:
             project_id = session.scalar(
-                select(Project.id).where(
-                    Project.organization_id == organization_id,
-                    Project.slug == project_slug,
-                    Project.deleted_at.is_(None),
-                )
+                repository.project_in(
+                    repository.InOrganization(organization_id), project_slug
+                ).with_only_columns(Project.id)
             )
         audit.record(
             session,

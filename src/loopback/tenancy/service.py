@@ -13,7 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TypeVar
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -22,7 +22,7 @@ from loopback.kit.errors import Conflict, FieldProblem, Forbidden, Invalid, NotF
 from loopback.kit.files import write_private
 from loopback.kit.ids import new_id
 from loopback.kit.settings import Settings
-from loopback.tenancy import audit
+from loopback.tenancy import audit, repository
 from loopback.tenancy.access import (
     OrganizationScope,
     Principal,
@@ -121,12 +121,7 @@ class TenancyService:
     # --- organizations -----------------------------------------------------------------------
 
     def my_organizations(self, session: Session, principal: Principal) -> list[tuple[Organization, str]]:
-        statement = (
-            select(Organization, Membership.role)
-            .join(Membership, Membership.organization_id == Organization.id)
-            .where(Membership.user_id == principal.user_id, Organization.deleted_at.is_(None))
-            .order_by(Organization.slug)
-        )
+        statement = repository.organizations_of(principal.user_id)
         return [(organization, role) for organization, role in session.execute(statement)]
 
     def create_organization(
@@ -165,11 +160,9 @@ class TenancyService:
         self._refuse_live_buckets(session, f"organization {organization.slug!r}", organization.id, None)
         now = utcnow()
         organization.deleted_at = now
-        for project in session.scalars(
-            select(Project).where(Project.organization_id == organization.id, Project.deleted_at.is_(None))
-        ):
+        for project in session.scalars(repository.projects_in(scope)):
             project.deleted_at = now
-        self._revoke_tokens(session, ApiToken.organization_id == organization.id)
+        self._revoke_tokens(session, scope)
         audit.record_in(session, scope, "organization.delete", organization.id)
         session.commit()
         return organization
@@ -177,13 +170,7 @@ class TenancyService:
     # --- projects ----------------------------------------------------------------------------
 
     def projects(self, session: Session, scope: OrganizationScope) -> list[Project]:
-        return list(
-            session.scalars(
-                select(Project)
-                .where(Project.organization_id == scope.organization_id, Project.deleted_at.is_(None))
-                .order_by(Project.slug)
-            )
-        )
+        return list(session.scalars(repository.projects_in(scope)))
 
     def create_project(
         self, session: Session, scope: OrganizationScope, slug: str, name: str | None
@@ -220,7 +207,7 @@ class TenancyService:
         project = self.project(session, scope)
         self._refuse_live_buckets(session, f"project {project.slug!r}", project.organization_id, project.id)
         project.deleted_at = utcnow()
-        self._revoke_tokens(session, ApiToken.project_id == project.id)
+        self._revoke_tokens(session, scope, ApiToken.project_id == project.id)
         audit.record_in(session, scope, "project.delete", project.id)
         session.commit()
         return project
@@ -228,23 +215,18 @@ class TenancyService:
     # --- members -----------------------------------------------------------------------------
 
     def members(self, session: Session, scope: OrganizationScope) -> list[MemberView]:
-        statement = (
-            select(Membership, User.email)
-            .join(User, User.id == Membership.user_id)
-            .where(Membership.organization_id == scope.organization_id)
-            .order_by(User.email)
-        )
+        statement = repository.members_in(scope)
         return [MemberView(membership, email) for membership, email in session.execute(statement)]
 
     def member(self, session: Session, scope: OrganizationScope, member: str) -> MemberView:
         """A member by membership id or by email, inside this organization only."""
         key = member.strip().lower()
-        found = next(
-            (m for m in self.members(session, scope) if m.membership.id == member or m.email == key), None
-        )
-        if found is None:
+        row = session.execute(
+            repository.member_in(scope, member if member.startswith("mem_") else key)
+        ).first()
+        if row is None:
             raise NotFound(f"{member!r} is not a member of {scope.organization_slug!r}")
-        return found
+        return MemberView(row[0], row[1])
 
     def add_member(self, session: Session, scope: OrganizationScope, email: str, role: str) -> MemberView:
         email = email.strip().lower()
@@ -254,7 +236,7 @@ class TenancyService:
         if problems:
             raise Invalid(problems)
         self._check_owner_change(session, scope, email, role)
-        user = session.scalar(select(User).where(User.email == email))
+        user = session.scalar(repository.user_by_email(email))
         if user is None:
             user = User(id=new_id("usr"), email=email)
             session.add(user)
@@ -292,11 +274,7 @@ class TenancyService:
         session.delete(found.membership)
         session.flush()
         self._keep_an_owner(session, scope, "removed")
-        self._revoke_tokens(
-            session,
-            ApiToken.organization_id == scope.organization_id,
-            ApiToken.user_id == found.membership.user_id,
-        )
+        self._revoke_tokens(session, scope, ApiToken.user_id == found.membership.user_id)
         audit.record_in(session, scope, "member.remove", found.membership.id, found.email)
         session.commit()
         return found
@@ -319,11 +297,7 @@ class TenancyService:
         session.get(Organization, scope.organization_id, with_for_update=True)
 
     def _keep_an_owner(self, session: Session, scope: OrganizationScope, verb: str) -> None:
-        owners = session.scalar(
-            select(func.count())
-            .select_from(Membership)
-            .where(Membership.organization_id == scope.organization_id, Membership.role == Role.OWNER)
-        )
+        owners = session.scalar(repository.owners_in(scope, Role.OWNER))
         if not owners:
             session.rollback()
             raise Conflict(f"the last owner cannot be {verb}; make another member owner first")
@@ -331,13 +305,7 @@ class TenancyService:
     # --- tokens ------------------------------------------------------------------------------
 
     def personal_tokens(self, session: Session, principal: Principal) -> list[ApiToken]:
-        return list(
-            session.scalars(
-                select(ApiToken)
-                .where(ApiToken.user_id == principal.user_id, ApiToken.kind == "personal")
-                .order_by(ApiToken.id)
-            )
-        )
+        return list(session.scalars(repository.personal_tokens_of(principal.user_id)))
 
     def create_personal_token(
         self,
@@ -364,7 +332,9 @@ class TenancyService:
         return issued
 
     def revoke_personal_token(self, session: Session, principal: Principal, token_id: str) -> ApiToken:
-        token = next((t for t in self.personal_tokens(session, principal) if t.id == token_id), None)
+        token = session.scalar(
+            repository.personal_tokens_of(principal.user_id).where(ApiToken.id == token_id)
+        )
         if token is None:
             raise NotFound(f"token {token_id} does not exist")
         if token.revoked_at is None:
@@ -376,14 +346,7 @@ class TenancyService:
     def project_tokens(
         self, session: Session, scope: OrganizationScope, project: str | None = None
     ) -> list[tuple[ApiToken, str]]:
-        statement = (
-            select(ApiToken, Project.slug)
-            .join(Project, Project.id == ApiToken.project_id)
-            .where(ApiToken.organization_id == scope.organization_id, ApiToken.kind == "project")
-            .order_by(ApiToken.id)
-        )
-        if project is not None:  # a live project's tokens; a slug reused later is another project
-            statement = statement.where(Project.slug == project, Project.deleted_at.is_(None))
+        statement = repository.project_tokens_in(scope, project)
         return [(token, slug) for token, slug in session.execute(statement)]
 
     def create_project_token(
@@ -480,9 +443,7 @@ class TenancyService:
     # --- shared ------------------------------------------------------------------------------
 
     def _live_organization(self, session: Session, slug: str) -> Organization | None:
-        return session.scalar(
-            select(Organization).where(Organization.slug == slug, Organization.deleted_at.is_(None))
-        )
+        return session.scalar(repository.live_organization(slug))
 
     def _refuse_live_buckets(
         self, session: Session, what: str, organization_id: str, project_id: str | None
@@ -501,9 +462,9 @@ class TenancyService:
         session.commit()
         return record
 
-    def _revoke_tokens(self, session: Session, *where: ColumnElement[bool]) -> None:
+    def _revoke_tokens(self, session: Session, scope: OrganizationScope, *where: ColumnElement[bool]) -> None:
         now = utcnow()
-        for token in session.scalars(select(ApiToken).where(ApiToken.revoked_at.is_(None), *where)):
+        for token in session.scalars(repository.live_tokens_of(scope, *where)):
             token.revoked_at = now
 
     def _commit_unique(self, session: Session, message: str) -> None:
@@ -526,31 +487,19 @@ class BootstrapResult:
 
 def bootstrap(session: Session, settings: Settings) -> BootstrapResult:
     """Create the operator, organization ``demo``, project ``default`` and the operator's token, once."""
-    operator = session.scalar(select(User).where(User.email == OPERATOR_EMAIL))
+    operator = session.scalar(repository.user_by_email(OPERATOR_EMAIL))
     if operator is None:
         operator = User(id=new_id("usr"), email=OPERATOR_EMAIL, is_operator=True)
         session.add(operator)
-    organization = session.scalar(
-        select(Organization).where(Organization.slug == "demo", Organization.deleted_at.is_(None))
-    )
+    organization = session.scalar(repository.live_organization("demo"))
     if organization is None:
         organization = Organization(id=new_id("org"), slug="demo", name="Demo")
         session.add(organization)
-    project = session.scalar(
-        select(Project).where(
-            Project.organization_id == organization.id,
-            Project.slug == "default",
-            Project.deleted_at.is_(None),
-        )
-    )
+    project = session.scalar(repository.project_in(repository.InOrganization(organization.id), "default"))
     if project is None:
         project = Project(id=new_id("prj"), organization_id=organization.id, slug="default", name="Default")
         session.add(project)
-    membership = session.scalar(
-        select(Membership).where(
-            Membership.organization_id == organization.id, Membership.user_id == operator.id
-        )
-    )
+    membership = session.scalar(repository.membership_of(organization.id, operator.id))
     if membership is None:
         session.add(
             Membership(
@@ -562,13 +511,7 @@ def bootstrap(session: Session, settings: Settings) -> BootstrapResult:
         )
     session.flush()
 
-    live = session.scalars(
-        select(ApiToken).where(
-            ApiToken.user_id == operator.id,
-            ApiToken.name == BOOTSTRAP_TOKEN_NAME,
-            ApiToken.revoked_at.is_(None),
-        )
-    ).all()
+    live = session.scalars(repository.tokens_named(operator.id, BOOTSTRAP_TOKEN_NAME)).all()
     generated: str | None = None
     token_file: Path | None = None
     if settings.bootstrap_token is not None:
@@ -607,7 +550,7 @@ def issue_user_token(session: Session, email: str, name: str, expires_in_days: i
     email = email.strip().lower()
     if not EMAIL.match(email):
         raise Invalid.field("email", "an email address such as ada@example.com")
-    user = session.scalar(select(User).where(User.email == email))
+    user = session.scalar(repository.user_by_email(email))
     if user is None:
         user = User(id=new_id("usr"), email=email)
         session.add(user)
