@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from fastapi import Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
@@ -220,3 +220,10 @@ class ConsoleRoute(APIRoute):
             return response
 
         return guarded
+
+
+def console_router() -> APIRouter:
+    """A router of console routes: pages (HTML unless a route says otherwise), outside the OpenAPI."""
+    return APIRouter(
+        prefix=CONSOLE, include_in_schema=False, route_class=ConsoleRoute, default_response_class=HTMLResponse
+    )
