@@ -23,8 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src" / "loopback"
 GUARDS = [
-    "tests/tenancy/test_leaks.py",
-    "tests/tenancy/test_isolation.py",
+    "tests/tenancy",
     "tests/credentials/test_access_modes.py::test_another_projects_keys_answer_404_and_are_never_listed",
 ]
 

@@ -210,6 +210,7 @@ def world(seaweedfs: EmbeddedSeaweedFS, tmp_path_factory: pytest.TempPathFactory
             session, scope, KeyRequest(grants=[GrantRequest(ids["bucket"])])
         )
         ids["credential"] = issued.credential.id
+        session.commit()  # the unit of work ends here, so the checkpoint finds no open transaction
         session.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
     runtime.db.dispose()
     template = data_dir / "template.db"

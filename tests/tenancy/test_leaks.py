@@ -212,8 +212,39 @@ def test_no_route_shows_a_row_outside_the_callers_reach(leak_world: LeakWorld) -
             seen = sorted(s for s in forbidden if s and re.search(re.escape(s), body))
             if seen:
                 leaks.append(f"GET {path} as {caller} ({response.status_code}): {seen[:5]}")
+    leaks += _foreign_ids_in_paths(leak_world, routes)
     assert not leaks, "rows outside the caller's reach:\n" + "\n".join(leaks)
     assert answered >= 30, f"only {answered} answers were 200: the world or the callers are wrong"
+
+
+FOREIGN_PARAMS = {
+    "{bucket_id}": "bucket_id",
+    "{credential_id}": "credential_id",
+    "{token_id}": "token_id",
+}
+
+
+def _foreign_ids_in_paths(world: LeakWorld, routes: list[str]) -> list[str]:
+    """The same routes under acme/web with another project's or organization's id in the path."""
+    leaks: list[str] = []
+    foreign = [world.places[("acme", "data")], world.places[("rival", "rival-shop")]]
+    for path in routes:
+        for marker, attribute in FOREIGN_PARAMS.items():
+            if marker not in path:
+                continue
+            for place in foreign:
+                sent = getattr(place, attribute)  # the caller's own words may come back in a 404's detail
+                url = _fill(path.replace(marker, sent), world)
+                secrets = world.secrets_of[f"{place.org}/{place.project}"] - {sent}
+                for caller, token in world.callers.items():
+                    response = world.client.get(url, headers={"Authorization": f"Bearer {token}"})
+                    shown = sorted(s for s in secrets if s in response.text)
+                    if response.status_code == 200 or shown:
+                        leaks.append(
+                            f"GET {path} with {place.org}/{place.project}'s id as {caller}: "
+                            f"{response.status_code} {shown[:3]}"
+                        )
+    return leaks
 
 
 def test_the_world_holds_what_a_leak_would_show(leak_world: LeakWorld) -> None:

@@ -326,9 +326,11 @@ class BucketService:
         return {b.id: BucketView(b, p, r) for b, p, r in rows}
 
     def events(self, session: Session, scope: ProjectScope, bucket_id: str) -> Sequence[BucketEvent]:
-        """Every transition of a bucket with its reason and time, oldest first."""
-        self.get(session, scope, bucket_id)
-        return list(session.scalars(repository.events_of(scope, bucket_id)))
+        """Every transition of a bucket with its reason and time, oldest first; 404 outside the scope."""
+        events = list(session.scalars(repository.events_of(scope, bucket_id)))
+        if not events:  # every bucket is recorded with an event; none here means none in this project
+            self.get(session, scope, bucket_id)
+        return events
 
     def delete(
         self,

@@ -27,12 +27,15 @@ def granted_on(bucket_id: str) -> Select[str]:
     return select(CredentialGrant.credential_id).where(CredentialGrant.bucket_id == bucket_id)
 
 
-def successors_of(scope: Scope, credential_ids: Sequence[str]) -> Select[str | None, str]:
-    """``(old id, new id)`` of the rotations that replaced these keys, within the scope."""
-    statement = select(Credential.rotated_from_id, Credential.id).where(
+def successors_of(credential_ids: Sequence[str]) -> Select[str | None, str]:
+    """``(old id, new id)`` of the rotations that replaced these keys.
+
+    Keyed by ids the caller already read through ``in_scope``: a rotation never leaves its project,
+    so a second scope filter here would guard nothing (``scripts/mutate_scopes.py`` would say so).
+    """
+    return select(Credential.rotated_from_id, Credential.id).where(
         Credential.rotated_from_id.in_(list(credential_ids))
     )
-    return readable(statement, Credential, scope)
 
 
 # --- the installation's own reads: every tenant's keys, on purpose ------------------------------

@@ -67,14 +67,6 @@ def provider_error(error: ProviderError) -> ProviderUnavailable | ProviderRefuse
 
 
 @dataclass(frozen=True)
-class ProjectPlace:
-    """The organization and project a key's own rows are in (``kit.scoping.Scope``)."""
-
-    organization_id: str
-    project_id: str
-
-
-@dataclass(frozen=True)
 class GrantRequest:
     bucket_id: str
     access: str = Access.READ_WRITE
@@ -187,10 +179,6 @@ class CredentialService:
             raise NotFound(f"credential {credential_id} does not exist for {where}")
         return credential
 
-    @staticmethod
-    def _scope_of(credential: Credential) -> ProjectPlace:
-        return ProjectPlace(credential.organization_id, credential.project_id)
-
     def _views(self, session: Session, credentials: Sequence[Credential]) -> list[CredentialView]:
         """Views of many credentials in three queries, whatever their number."""
         if not credentials:
@@ -207,9 +195,7 @@ class CredentialService:
             )
         }
         ids = [c.id for c in credentials]
-        successors = dict(
-            session.execute(repository.successors_of(self._scope_of(credentials[0]), ids)).all()
-        )
+        successors = dict(session.execute(repository.successors_of(ids)).all())
         now = utcnow()
         views = []
         for credential in credentials:

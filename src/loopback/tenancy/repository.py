@@ -102,6 +102,37 @@ def membership_of(organization_id: str, user_id: str) -> Select[Membership]:
     )
 
 
+def reach(
+    user_id: str,
+    token_organization_id: str | None = None,
+    token_project_id: str | None = None,
+    org_slug: str | None = None,
+    project_slug: str | None = None,
+) -> Select[Organization, str, Project]:
+    """The caller's live organizations, with the user's role and each live project (one row each).
+
+    A personal token reaches the organizations its user is a member of; a project token (its
+    organization and project given) its own organization and project only. Either join may find
+    nothing: an organization without a live project, a project token whose user left (no role).
+    ``org_slug`` and ``project_slug`` narrow the rows to one project. The console builds its scope
+    and its header from this one statement.
+    """
+    is_member = (Membership.organization_id == Organization.id) & (Membership.user_id == user_id)
+    live_project = (Project.organization_id == Organization.id) & Project.deleted_at.is_(None)
+    statement = select(Organization, Membership.role, Project)
+    if token_organization_id is not None:
+        statement = statement.outerjoin(Membership, is_member).where(Organization.id == token_organization_id)
+        live_project &= Project.id == token_project_id
+    else:
+        statement = statement.join(Membership, is_member)
+    if project_slug is not None:
+        live_project &= Project.slug == project_slug
+    statement = statement.outerjoin(Project, live_project).where(Organization.deleted_at.is_(None))
+    if org_slug is not None:
+        statement = statement.where(Organization.slug == org_slug)
+    return statement.order_by(Organization.slug, Project.slug)
+
+
 # --- identity and the installation's own lookups ------------------------------------------------
 
 
