@@ -38,7 +38,6 @@ from loopback.providers.schemas import (
     mask,
 )
 from loopback.providers.service import ProviderService
-from loopback.tenancy import audit
 from loopback.tenancy.access import Principal
 from loopback.tenancy.auth import DbSession, ProvidersRead, RegionsRead, requires
 
@@ -188,8 +187,7 @@ def create_provider(
     with built-in regions (ionos, hetzner) get all of theirs, and ``regions`` only enables, disables
     or overrides endpoints. An unknown family is a 422, a name in use a 409.
     """
-    provider = providers.create(session, body)
-    audit.record(session, principal, "provider.create", target=provider.name, detail=provider.family)
+    provider = providers.create(session, body, principal)
     response.headers["Location"] = f"/v3{OPERATOR}/{provider.name}"
     return provider_out(providers.view(session, provider))
 
@@ -210,9 +208,7 @@ def update_provider(
     key (rotated as a pair), named secrets, key slots, and regions matched by code (enable, disable,
     endpoint override, country; family s3 may add regions). Giving what is there changes nothing."""
     provider = providers.get(session, name)
-    changed = providers.update(session, provider, body)
-    if changed:
-        audit.record(session, principal, "provider.update", target=name, detail=", ".join(changed)[:1000])
+    providers.update(session, provider, body, principal)
     return provider_out(providers.view(session, provider))
 
 
@@ -220,9 +216,7 @@ def _set_enabled(
     name: str, enabled: bool, principal: Principal, providers: ProvidersDep, session: DbSession
 ) -> ProviderOut:
     provider = providers.get(session, name)
-    if providers.set_enabled(session, provider, enabled):
-        action = "provider.enable" if enabled else "provider.disable"
-        audit.record(session, principal, action, target=name)
+    providers.set_enabled(session, provider, enabled, principal)
     return provider_out(providers.view(session, provider))
 
 
@@ -257,13 +251,5 @@ def check_provider(
     provider's last check, which ``/readyz`` and the operator views report.
     """
     provider = providers.get(session, name)
-    result = providers.check(session, provider, body.region if body else None)
-    audit.record(
-        session,
-        principal,
-        "provider.test",
-        target=name,
-        outcome=audit.SUCCEEDED,
-        detail=f"{result.region}: {'ok' if result.ok else result.error}"[:1000],
-    )
+    result = providers.check(session, provider, body.region if body else None, principal)
     return check_out(result)

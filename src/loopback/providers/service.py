@@ -23,6 +23,8 @@ from loopback.providers.models import Provider, Region
 from loopback.providers.queries import ProviderView, RegionChoice, SlotView
 from loopback.providers.region_config import EndpointChanged, built_in_countries
 from loopback.providers.schemas import ProviderCreate, ProviderUpdate
+from loopback.tenancy import audit
+from loopback.tenancy.access import Principal
 
 __all__ = [
     "REDACTED",
@@ -94,21 +96,39 @@ class ProviderService:
 
     # --- changing --------------------------------------------------------------------------------
 
-    def create(self, session: Session, spec: ProviderCreate) -> Provider:
-        """A new provider with its secrets stored and its regions; 409 when the name is taken."""
-        return self._configuration.create(session, spec)
+    def create(self, session: Session, spec: ProviderCreate, principal: Principal | None = None) -> Provider:
+        """A new provider with its secrets stored and its regions; 409 when the name is taken.
 
-    def update(self, session: Session, provider: Provider, patch: ProviderUpdate) -> list[str]:
+        With ``principal`` (an operator's API call, not the providers file) the change is audited.
+        """
+        provider = self._configuration.create(session, spec)
+        if principal is not None:
+            audit.record(session, principal, "provider.create", target=provider.name, detail=provider.family)
+        return provider
+
+    def update(
+        self, session: Session, provider: Provider, patch: ProviderUpdate, principal: Principal | None = None
+    ) -> list[str]:
         """Apply ``patch``; answers what changed, nothing when it gave what is there."""
-        return self._configuration.update(session, provider, patch)
+        changed = self._configuration.update(session, provider, patch)
+        if changed and principal is not None:
+            detail = ", ".join(changed)[:1000]
+            audit.record(session, principal, "provider.update", target=provider.name, detail=detail)
+        return changed
 
     def apply(self, session: Session, spec: ProviderCreate) -> tuple[Provider, list[str]]:
         """Create the provider or bring it to what ``spec`` states (the fields it gives, no others)."""
         return self._configuration.apply(session, spec)
 
-    def set_enabled(self, session: Session, provider: Provider, enabled: bool) -> bool:
+    def set_enabled(
+        self, session: Session, provider: Provider, enabled: bool, principal: Principal | None = None
+    ) -> bool:
         """Enable or disable; a disabled provider takes no new buckets, its existing ones keep working."""
-        return self._configuration.set_enabled(session, provider, enabled)
+        changed = self._configuration.set_enabled(session, provider, enabled)
+        if changed and principal is not None:
+            action = "provider.enable" if enabled else "provider.disable"
+            audit.record(session, principal, action, target=provider.name)
+        return changed
 
     def ensure_provider(
         self,
@@ -134,7 +154,18 @@ class ProviderService:
 
     # --- the round trip --------------------------------------------------------------------------
 
-    def check(self, session: Session, provider: Provider, region_code: str | None = None) -> CheckResult:
+    def check(
+        self,
+        session: Session,
+        provider: Provider,
+        region_code: str | None = None,
+        principal: Principal | None = None,
+    ) -> CheckResult:
         """Create a scratch bucket, issue a key for it, write, read and delete an object with that key,
         revoke the key and delete the bucket, timing each step; the outcome is kept on the provider."""
-        return round_trip.check(session, self._adapters, provider, region_code)
+        result = round_trip.check(session, self._adapters, provider, region_code)
+        if principal is not None:
+            outcome = "ok" if result.ok else result.error
+            detail = f"{result.region}: {outcome}"[:1000]
+            audit.record(session, principal, "provider.test", target=provider.name, detail=detail)
+        return result
