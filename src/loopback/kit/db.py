@@ -63,6 +63,10 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
 
+class UncommittedChange(RuntimeError):
+    """A request ended with changes no service committed: a bug, never a silent write."""
+
+
 class Database:
     """An engine and its session factory; one per process and database URL."""
 
@@ -81,6 +85,28 @@ class Database:
             except BaseException:
                 session.rollback()
                 raise
+
+    @contextmanager
+    def request_session(self) -> Iterator[Session]:
+        """A request's session: services commit their own changes in it; this one never commits.
+
+        Whatever is still pending when the route returns was never committed by a service, and is
+        an error rather than a silent write; it is rolled back either way.
+        """
+        with self._sessions() as session:
+            try:
+                yield session
+            except BaseException:
+                session.rollback()
+                raise
+            pending = bool(
+                session.new or session.deleted or any(session.is_modified(o) for o in session.dirty)
+            )
+            session.rollback()
+            if pending:
+                raise UncommittedChange(
+                    "a route left changes no service committed; services commit their own"
+                )
 
     def dispose(self) -> None:
         self.engine.dispose()

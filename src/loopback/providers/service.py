@@ -104,6 +104,7 @@ class ProviderService:
         provider = self._configuration.create(session, spec)
         if principal is not None:
             audit.record(session, principal, "provider.create", target=provider.name, detail=provider.family)
+            session.commit()
         return provider
 
     def update(
@@ -114,6 +115,8 @@ class ProviderService:
         if changed and principal is not None:
             detail = ", ".join(changed)[:1000]
             audit.record(session, principal, "provider.update", target=provider.name, detail=detail)
+        if principal is not None:
+            session.commit()
         return changed
 
     def apply(self, session: Session, spec: ProviderCreate) -> tuple[Provider, list[str]]:
@@ -128,6 +131,8 @@ class ProviderService:
         if changed and principal is not None:
             action = "provider.enable" if enabled else "provider.disable"
             audit.record(session, principal, action, target=provider.name)
+        if principal is not None:
+            session.commit()
         return changed
 
     def ensure_provider(
@@ -168,4 +173,5 @@ class ProviderService:
             outcome = "ok" if result.ok else result.error
             detail = f"{result.region}: {outcome}"[:1000]
             audit.record(session, principal, "provider.test", target=provider.name, detail=detail)
+            session.commit()
         return result

@@ -41,7 +41,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def get_session(db: Annotated[Database, Depends(from_state("db"))]) -> Iterator[Session]:
-    with db.session() as session:
+    with db.request_session() as session:
         yield session
 
 
