@@ -14,6 +14,7 @@ from loopback.kit.ports import free_ports
 from loopback.providers.base import RegionSpec
 from loopback.providers.seaweedfs import EmbeddedSeaweedFS
 from loopback.runtime import Runtime
+from tests.buckets.fakes import RecordingProviders, RecordingQueue, buckets_with, client_over
 from tests.conftest import BUCKETS, operator_scope, unique_bucket_name, wait_for, wait_for_status
 
 
@@ -48,40 +49,41 @@ def add_provider(
         )
 
 
-def test_running_reconcile_again_changes_nothing(
-    client: TestClient, runtime: Runtime, operator_s3: Any
-) -> None:
+def test_running_reconcile_again_changes_nothing(runtime: Runtime, operator_s3: Any) -> None:
+    providers = RecordingProviders(runtime)
+    buckets = buckets_with(runtime, RecordingQueue(), providers)
     name = unique_bucket_name()
-    bucket_id = client.post(BUCKETS, json={"name": name, "provider": "local", "region": "local-1"}).json()[
-        "id"
-    ]
-    wait_for_status(client, bucket_id, "ready")
+    with runtime.db.session() as session:
+        bucket_id = buckets.create(session, operator_scope(session), name, "local", "local-1").bucket.id
+    buckets.reconcile(bucket_id)
+    assert row(runtime, bucket_id).status == "ready"
+    assert providers.called("create_bucket") == [name]
     before = events(runtime, bucket_id)
-    runtime.buckets.reconcile(bucket_id)
-    runtime.buckets.reconcile(bucket_id)
+    buckets.reconcile(bucket_id)
+    buckets.reconcile(bucket_id)
+    assert providers.called("create_bucket") == [name]  # a ready bucket asks nothing of its provider
     assert events(runtime, bucket_id) == before
     # even a reconcile that finds the remote bucket already there ends in ready
     with runtime.db.session() as session:
         bucket = session.get(Bucket, bucket_id)
         assert bucket is not None
         bucket.generation += 1
-    runtime.buckets.reconcile(bucket_id)
+    buckets.reconcile(bucket_id)
     assert row(runtime, bucket_id).status == "ready"
-    assert [b["Name"] for b in operator_s3.list_buckets()["Buckets"]].count(name) == 1
+    assert providers.called("create_bucket") == [name, name]
+    operator_s3.head_bucket(Bucket=name)  # still there: the second create changed nothing
 
 
-def test_a_lost_task_is_recovered_by_the_periodic_resync(client: TestClient, runtime: Runtime) -> None:
-    lost: list[str] = []
-    real_enqueue = runtime.buckets._enqueue
-    runtime.buckets._enqueue = lambda task, *args, **kwargs: lost.append(task)  # type: ignore[method-assign]
-    bucket_id = client.post(
-        BUCKETS, json={"name": unique_bucket_name(), "provider": "local", "region": "local-1"}
-    ).json()["id"]
-    runtime.buckets._enqueue = real_enqueue  # type: ignore[method-assign]
-    assert lost == ["bucket.reconcile"]
-    assert row(runtime, bucket_id).status == "pending"
-    runtime.automation.enqueue("bucket.resync")  # what the periodic job runs each minute
-    assert wait_for_status(client, bucket_id, "ready", "failed")["status"] == "ready"
+def test_a_lost_task_is_recovered_by_the_periodic_resync(runtime: Runtime, worker: None) -> None:
+    lost = RecordingQueue()  # the queue was down when the bucket was created: its task is gone
+    with client_over(runtime, buckets_with(runtime, lost)) as client:
+        bucket_id = client.post(
+            BUCKETS, json={"name": unique_bucket_name(), "provider": "local", "region": "local-1"}
+        ).json()["id"]
+        assert lost.tasks == ["bucket.reconcile"]
+        assert row(runtime, bucket_id).status == "pending"
+        runtime.automation.enqueue("bucket.resync")  # what the periodic job runs each minute
+        assert wait_for_status(client, bucket_id, "ready", "failed")["status"] == "ready"
 
 
 def test_an_unreachable_provider_is_retried_and_the_bucket_says_so(
@@ -132,23 +134,25 @@ def test_a_provider_that_refuses_ends_in_failed_with_its_reason(
     assert events(runtime, bucket_id)[-1] == "failed"
 
 
-def test_concurrent_runs_of_one_reconcile_act_once(runtime: Runtime, operator_s3: Any) -> None:
+def test_concurrent_runs_of_one_reconcile_act_once(runtime: Runtime) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    queued: list[str] = []
-    runtime.buckets._enqueue = lambda task, *args, **kwargs: queued.append(task)  # type: ignore[method-assign]
+    providers = RecordingProviders(runtime)
+    queue = RecordingQueue()
+    buckets = buckets_with(runtime, queue, providers)
     with runtime.db.session() as session:
         scope = operator_scope(session)
         names = [unique_bucket_name("race") for _ in range(5)]
-        ids = [runtime.buckets.create(session, scope, name, "local", "local-1").bucket.id for name in names]
+        ids = [buckets.create(session, scope, name, "local", "local-1").bucket.id for name in names]
     with ThreadPoolExecutor(max_workers=10) as pool:
         for bucket_id in ids:
-            list(pool.map(lambda _, b=bucket_id: runtime.buckets.reconcile(b), range(10)))
-    remote = [b["Name"] for b in operator_s3.list_buckets()["Buckets"]]
+            list(pool.map(lambda _, b=bucket_id: buckets.reconcile(b), range(10)))
+    created = providers.called("create_bucket")
     for name, bucket_id in zip(names, ids, strict=True):
+        assert created.count(name) == 1, f"{name} was created {created.count(name)} times"
         assert events(runtime, bucket_id) == ["created", "provisioning", "ready"]
         assert row(runtime, bucket_id).claimed_until is None
-        assert remote.count(name) == 1
+    assert queue.tasks == ["bucket.reconcile"] * 5  # one per create; no run found more to do
 
 
 def test_a_stale_claim_from_a_dead_worker_expires(runtime: Runtime) -> None:
@@ -156,18 +160,18 @@ def test_a_stale_claim_from_a_dead_worker_expires(runtime: Runtime) -> None:
 
     from loopback.kit.clock import utcnow
 
-    runtime.buckets._enqueue = lambda *args, **kwargs: None  # type: ignore[method-assign]
+    buckets = buckets_with(runtime, RecordingQueue())
     with runtime.db.session() as session:
         scope = operator_scope(session)
-        bucket_id = runtime.buckets.create(session, scope, unique_bucket_name(), "local", "local-1").bucket.id
+        bucket_id = buckets.create(session, scope, unique_bucket_name(), "local", "local-1").bucket.id
         bucket = session.get(Bucket, bucket_id)
         assert bucket is not None
         bucket.claimed_until = utcnow() + timedelta(seconds=60)  # a worker died holding it
-    runtime.buckets.reconcile(bucket_id)
+    buckets.reconcile(bucket_id)
     assert row(runtime, bucket_id).status == "pending"
     with runtime.db.session() as session:
         bucket = session.get(Bucket, bucket_id)
         assert bucket is not None
         bucket.claimed_until = utcnow() - timedelta(seconds=1)  # ... and its claim ran out
-    runtime.buckets.reconcile(bucket_id)
+    buckets.reconcile(bucket_id)
     assert row(runtime, bucket_id).status == "ready"

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from loopback.buckets.models import Bucket, BucketEvent
 from loopback.runtime import Runtime
 from tests import factories
+from tests.buckets.fakes import RecordingQueue, buckets_with, client_over
 from tests.conftest import BUCKETS, create_ready_bucket, unique_bucket_name, wait_for, wait_for_status
 
 
@@ -212,8 +213,10 @@ def test_usage_refresh_counts_objects_and_bytes(client: TestClient, operator_s3:
     assert (usage["object_count"], usage["bytes"]) == (2, 1024)
 
 
-def test_usage_refresh_of_a_bucket_not_ready_is_409(client: TestClient, runtime: Runtime) -> None:
-    runtime.buckets._enqueue = lambda *args, **kwargs: None  # type: ignore[method-assign]
-    bucket_id = create(client, unique_bucket_name()).json()["id"]
-    response = client.post(f"{BUCKETS}/{bucket_id}/usage/refresh")
+def test_usage_refresh_of_a_bucket_not_ready_is_409(runtime: Runtime) -> None:
+    queue = RecordingQueue()  # runs nothing: the new bucket stays pending
+    with client_over(runtime, buckets_with(runtime, queue)) as client:
+        bucket_id = create(client, unique_bucket_name()).json()["id"]
+        response = client.post(f"{BUCKETS}/{bucket_id}/usage/refresh")
     assert response.status_code == 409
+    assert queue.tasks == ["bucket.reconcile"]  # and no usage.sync

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from loopback.credentials.models import Credential
 from loopback.kit.secrets import Secret
 from loopback.runtime import Runtime
+from tests.buckets.fakes import RecordingQueue, buckets_with, client_over
 from tests.conftest import BUCKETS, create_ready_bucket, s3_client_for, unique_bucket_name, wait_for
 
 
@@ -77,11 +78,12 @@ def test_a_revoked_key_stops_working_and_its_secret_is_dropped(
     assert client.delete(f"{path}/crd_unknown").status_code == 404
 
 
-def test_no_credentials_for_a_bucket_that_is_not_ready(client: TestClient, runtime: Runtime) -> None:
-    runtime.buckets._enqueue = lambda *args, **kwargs: None  # type: ignore[method-assign]
-    pending = client.post(
-        BUCKETS, json={"name": unique_bucket_name(), "provider": "local", "region": "local-1"}
-    )
-    response = client.post(f"{BUCKETS}/{pending.json()['id']}/credentials")
+def test_no_credentials_for_a_bucket_that_is_not_ready(runtime: Runtime) -> None:
+    queue = RecordingQueue()  # nothing reconciles it: the bucket stays pending
+    with client_over(runtime, buckets_with(runtime, queue)) as client:
+        pending = client.post(
+            BUCKETS, json={"name": unique_bucket_name(), "provider": "local", "region": "local-1"}
+        )
+        response = client.post(f"{BUCKETS}/{pending.json()['id']}/credentials")
     assert response.status_code == 409
     assert "ready" in response.json()["detail"]

@@ -1,65 +1,77 @@
 """Bucket services: record a tenant's intent, and reconcile the provider towards it.
 
 The request path validates, records and enqueues; it never waits on a provider except to
-refuse deleting a bucket that still holds objects. Automation re-reads the row on every run,
-acts only when the desired generation is ahead of the observed one, and commits each step,
-so running a task twice, or after a newer request, does no harm.
+refuse deleting a bucket that still holds objects. ``BucketService`` is the one class callers
+use; the automation behind it is a module per job, to which it delegates:
+
+- ``reconcile``: one bucket's reconcile with its lease, retries and failures, and the resync;
+- ``drift``: the periodic round that marks buckets removed behind Loopback's back ``lost``;
+- ``usage``: object counts and bytes, one task per bucket and the periodic round over all;
+- ``events`` and ``keys``: a bucket's history, and what a delete asks of the keys that reach it.
+
+Automation re-reads the row on every run, acts only when the desired generation is ahead of the
+observed one, and commits each step, so running a task twice, or after a newer request, does no harm.
+
+The request path is one job (create, replace, adopt, list, get, delete and the usage refresh of a
+tenant's buckets, with the validation they share) and stays whole here, a little over 400 lines.
 """
 
 from __future__ import annotations
 
 import logging
-import random
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Protocol
+from collections.abc import Sequence
 
-from sqlalchemy import Select, update
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from loopback.buckets import repository
+from loopback.buckets.drift import DriftCheck
+from loopback.buckets.events import record_event
+from loopback.buckets.keys import BucketKeys, KeyRelease, NoKeys
 from loopback.buckets.models import Bucket, BucketEvent, BucketStatus, DeletionPolicy, DesiredState
 from loopback.buckets.naming import bucket_name_problems
+from loopback.buckets.reconcile import Reconciler, RetryPolicy
+from loopback.buckets.usage import UsageSync
+from loopback.buckets.views import BucketFilters, BucketView, ProjectUsage
 from loopback.kit.clock import utcnow
 from loopback.kit.db import Database
 from loopback.kit.enqueue import Enqueue
 from loopback.kit.errors import BucketNotEmpty, Conflict, FieldProblem, Invalid, NotFound, ProviderUnavailable
 from loopback.kit.ids import new_id
-from loopback.providers.base import Grant, ProviderError
+from loopback.providers.base import ProviderError
 from loopback.providers.models import Provider, Region
 from loopback.providers.service import ProviderService
 from loopback.tenancy import audit
 from loopback.tenancy.access import OrganizationScope, ProjectScope
 
+__all__ = [
+    "DELETE_CHECK_LIMIT",
+    "REPLACEABLE",
+    "BucketFilters",
+    "BucketKeys",
+    "BucketService",
+    "BucketView",
+    "KeyRelease",
+    "NoKeys",
+    "ProjectUsage",
+    "record_event",
+    "retry_policy",
+    "taken_message",
+]
+
 log = logging.getLogger(__name__)
 
+DELETE_CHECK_LIMIT = 1000
+# How hard the reconcile retries a transient provider failure. Read at each failure
+# (``retry_policy``), so lowering them, as tests do, takes effect at once.
 MAX_ATTEMPTS = 8
 BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_CAP_SECONDS = 300.0
-DELETE_CHECK_LIMIT = 1000
-# Longer than one provider call can take (boto3: 5 s to connect, 30 s to read, two attempts).
-CLAIM_SECONDS = 120
 
 
-@dataclass(frozen=True)
-class BucketView:
-    """A bucket with the names of its provider and region, as every API version presents it."""
-
-    bucket: Bucket
-    provider: str
-    region: str
-
-
-@dataclass(frozen=True)
-class ProjectUsage:
-    project: str
-    buckets: int
-    object_count: int
-    bytes: int
-    oldest_sync: datetime | None
+def retry_policy() -> RetryPolicy:
+    return RetryPolicy(MAX_ATTEMPTS, BACKOFF_BASE_SECONDS, BACKOFF_CAP_SECONDS)
 
 
 REPLACEABLE = frozenset({BucketStatus.FAILED, BucketStatus.LOST, BucketStatus.READY})
@@ -69,73 +81,28 @@ def taken_message(name: str, provider: str) -> str:
     return f"a bucket named {name!r} already exists at provider {provider!r}; choose another name"
 
 
-@dataclass(frozen=True)
-class BucketFilters:
-    """What a list narrows to; ``superseded`` None shows every row, False only current ones."""
-
-    status: str | None = None
-    provider: str | None = None
-    region: str | None = None
-    superseded: bool | None = None
-
-    def apply(self, statement: Select[Bucket, str, str]) -> Select[Bucket, str, str]:
-        if self.status:
-            statement = statement.where(Bucket.status == self.status)
-        if self.provider:
-            statement = statement.where(Provider.name == self.provider)
-        if self.region:
-            statement = statement.where(Region.code == self.region)
-        if self.superseded is True:
-            statement = statement.where(Bucket.superseded_by_id.is_not(None))
-        elif self.superseded is False:
-            statement = statement.where(Bucket.superseded_by_id.is_(None))
-        return statement
-
-
-def backoff_seconds(attempt: int) -> float:
-    """Capped exponential backoff with full jitter, so retries of many buckets do not arrive together."""
-    ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(attempt - 1, 0))
-    return random.uniform(ceiling / 2, ceiling)
-
-
-def record_event(session: Session, bucket: Bucket, kind: str, reason: str | None = None) -> None:
-    session.add(
-        BucketEvent(id=new_id("bev"), bucket_id=bucket.id, kind=kind, status=bucket.status, reason=reason)
-    )
-
-
-@dataclass(frozen=True)
-class KeyRelease:
-    """What deleting a bucket does to one key with a grant on it: it keeps ``keeps`` at the
-    provider, or, with nothing left to keep, is revoked there."""
-
-    credential_id: str
-    provider_user: str
-    keeps: list[Grant]
-
-
-class BucketKeys(Protocol):
-    """The keys that reach a bucket, as the credentials domain (above this one) answers for them."""
-
-    def releases(self, session: Session, bucket_id: str) -> list[KeyRelease]: ...
-
-    def released(self, session: Session, bucket_id: str, releases: Sequence[KeyRelease]) -> None: ...
-
-
-class NoKeys:
-    def releases(self, session: Session, bucket_id: str) -> list[KeyRelease]:
-        return []
-
-    def released(self, session: Session, bucket_id: str, releases: Sequence[KeyRelease]) -> None:
-        return None
-
-
 class BucketService:
+    """Buckets for the routes, the console, the CLI and the tasks: the request path is here, the
+    automation in the modules each of its jobs has (``reconcile``, ``drift``, ``usage``).
+
+    ``enqueue`` is the one queue every task of the service goes to; a test builds the service with
+    a recording one to see what it asks for, or to keep a new bucket pending.
+    """
+
     def __init__(self, db: Database, providers: ProviderService, enqueue: Enqueue) -> None:
-        self._db = db
         self._providers = providers
-        self._enqueue = enqueue
-        self.keys: BucketKeys = NoKeys()  # the credentials domain plugs its keys in (runtime.py)
+        self._reconciler = Reconciler(db, providers, enqueue, retries=retry_policy)
+        self._drift = DriftCheck(db, providers)
+        self._usage = UsageSync(db, providers, enqueue)
+
+    @property
+    def keys(self) -> BucketKeys:
+        """The keys a delete releases; the credentials domain plugs its own in (runtime.py)."""
+        return self._reconciler.keys
+
+    @keys.setter
+    def keys(self, keys: BucketKeys) -> None:
+        self._reconciler.keys = keys
 
     # --- the request path -------------------------------------------------------------------
 
@@ -193,7 +160,7 @@ class BucketService:
         record_event(session, bucket, "created", f"requested in {provider}/{region}")
         audit.record_in(session, scope, "bucket.create", bucket.id, f"{name} in {provider}/{region}")
         self._commit_new(session, name, provider)
-        self._enqueue_reconcile(bucket.id)
+        self._reconciler.enqueue(bucket.id)
         return BucketView(bucket, provider_row.name, region_row.code)
 
     def replace(
@@ -236,7 +203,7 @@ class BucketService:
         record_event(session, new, "created", f"replaces {bucket.id}; requested in {provider}/{region}")
         audit.record_in(session, scope, "bucket.replace", new.id, f"{bucket.id} -> {new.id}")
         self._commit_new(session, name, provider)
-        self._enqueue_reconcile(new.id)
+        self._reconciler.enqueue(new.id)
         return BucketView(new, provider_row.name, region_row.code)
 
     def adopt(
@@ -384,7 +351,7 @@ class BucketService:
         record_event(session, bucket, "delete-requested", how + (", forced" if force else ""))
         audit.record_in(session, scope, "bucket.delete", bucket.id, f"{bucket.name}: {how}")
         session.commit()
-        self._enqueue_reconcile(bucket.id)
+        self._reconciler.enqueue(bucket.id)
         return view
 
     def _new_bucket(
@@ -434,216 +401,33 @@ class BucketService:
         view = self.get(session, scope, bucket_id)
         if view.bucket.status != BucketStatus.READY:
             raise Conflict(f"usage is read for ready buckets; this one is {view.bucket.status}")
-        self._enqueue("usage.sync", bucket_id)
+        self._usage.enqueue(bucket_id)
         audit.record_in(session, scope, "bucket.usage_refresh", bucket_id)
         session.commit()
         return view
 
-    def _enqueue_reconcile(self, bucket_id: str, delay: float | None = None) -> None:
-        try:
-            self._enqueue("bucket.reconcile", bucket_id, delay=delay)
-        except Exception:
-            # The row is recorded; the periodic resync finds it even when the queue is down now.
-            log.exception("could not enqueue bucket.reconcile for %s; the resync will pick it up", bucket_id)
-
-    # --- automation ------------------------------------------------------------------------
+    # --- automation: the tasks and periodic rounds, each in its own module -----------------------
 
     def reconcile(self, bucket_id: str) -> None:
         """Drive the provider towards the bucket's desired state; idempotent and level-triggered.
 
-        A run first claims the bucket for ``CLAIM_SECONDS``: duplicates (the resync re-enqueues
-        freely) find it claimed and return, and a worker that dies leaves a claim that expires.
+        A run first claims the bucket for ``reconcile.CLAIM_SECONDS``: duplicates (the resync
+        re-enqueues freely) find it claimed and return, and a worker that dies leaves a claim that expires.
         """
-        with self._db.session() as session:
-            bucket = session.get(Bucket, bucket_id)
-            if bucket is None or bucket.status == BucketStatus.DELETED:
-                return
-            if bucket.generation == bucket.observed_generation:
-                return
-            now = utcnow()
-            if bucket.next_attempt_at is not None and bucket.next_attempt_at > now + timedelta(seconds=1):
-                return  # a retry is scheduled for later; that retry or the resync comes back
-            generation = bucket.generation
-            claim = session.execute(
-                update(Bucket)
-                .where(
-                    Bucket.id == bucket_id,
-                    Bucket.generation == generation,
-                    Bucket.observed_generation != generation,  # a run that finished meanwhile did it
-                    (Bucket.claimed_until.is_(None)) | (Bucket.claimed_until < now),
-                )
-                .values(claimed_until=now + timedelta(seconds=CLAIM_SECONDS))
-                .execution_options(synchronize_session=False)
-            )
-            if getattr(claim, "rowcount", 0) != 1:
-                return  # another run holds it, and re-enqueues if there is more to do
-            desired = DesiredState(bucket.desired_state)
-            region = session.get(Region, bucket.region_id)
-            assert region is not None
-            adapter = self._providers.adapter(session, bucket.provider_id)
-            if desired == DesiredState.PRESENT and bucket.status != BucketStatus.PROVISIONING:
-                bucket.status = BucketStatus.PROVISIONING
-                bucket.status_reason = None
-                record_event(session, bucket, "provisioning")
-            releases = self.keys.releases(session, bucket.id) if desired == DesiredState.ABSENT else []
-            name, region_code, endpoint = bucket.name, region.code, region.endpoint
-            placement = bucket.placement
-            retain, force = bucket.deletion_policy == DeletionPolicy.RETAIN, bucket.force_delete
-
-        try:  # no transaction is held open while the provider works
-            if desired == DesiredState.PRESENT:
-                adapter.create_bucket(name, region_code, placement)
-            else:
-                for release in releases:
-                    if release.keeps:  # a key over other buckets too keeps those, and loses this one
-                        adapter.update_credential(
-                            region_code, release.provider_user, release.keeps, placement
-                        )
-                    else:
-                        adapter.revoke_credential(region_code, release.provider_user, placement)
-                if not retain:
-                    if force:
-                        removed = adapter.empty_bucket(name, region_code, placement)
-                        log.info(
-                            "bucket %s (%s): emptied %d objects before deleting", bucket_id, name, removed
-                        )
-                    adapter.delete_bucket(name, region_code, placement)
-        except ProviderError as error:
-            self._record_failure(bucket_id, generation, error)
-            return
-
-        with self._release(bucket_id, generation) as outcome:
-            if outcome is None:
-                return
-            session, bucket = outcome
-            bucket.observed_generation = generation
-            bucket.attempts = 0
-            bucket.next_attempt_at = None
-            bucket.status_reason = None
-            if desired == DesiredState.PRESENT:
-                bucket.status = BucketStatus.READY
-                bucket.endpoint = endpoint
-                record_event(session, bucket, "ready")
-                log.info("bucket %s (%s) is ready at %s", bucket_id, name, endpoint)
-            else:
-                self.keys.released(session, bucket.id, releases)
-                bucket.status = BucketStatus.DELETED
-                bucket.deleted_at = utcnow()
-                record_event(session, bucket, "released" if retain else "deleted")
-                log.info("bucket %s (%s) is deleted", bucket_id, name)
-
-    @contextmanager
-    def _release(self, bucket_id: str, generation: int) -> Iterator[tuple[Session, Bucket] | None]:
-        """End a claimed run: yields the bucket to record the outcome on, or ``None`` when a newer
-        request arrived meanwhile; then that request is reconciled next, as its own task found the claim."""
-        newer = False
-        with self._db.session() as session:
-            bucket = session.get(Bucket, bucket_id)
-            if bucket is not None:
-                bucket.claimed_until = None
-                newer = bucket.generation != generation
-            yield None if bucket is None or newer else (session, bucket)
-        if newer:
-            self._enqueue_reconcile(bucket_id)
-
-    def _record_failure(self, bucket_id: str, generation: int, error: ProviderError) -> None:
-        retry_in: float | None = None
-        with self._release(bucket_id, generation) as claimed:
-            if claimed is None:
-                return
-            session, bucket = claimed
-            bucket.attempts += 1
-            action = "create" if bucket.desired_state == DesiredState.PRESENT else "delete"
-            if error.transient and bucket.attempts < MAX_ATTEMPTS:
-                retry_in = backoff_seconds(bucket.attempts)
-                bucket.next_attempt_at = utcnow() + timedelta(seconds=retry_in)
-                bucket.status_reason = (
-                    f"attempt {bucket.attempts} failed, retrying in {retry_in:.0f} s: {error.message}"
-                )
-                record_event(session, bucket, "retry", bucket.status_reason)
-            else:
-                gave_up = f" (gave up after {bucket.attempts} attempts)" if error.transient else ""
-                bucket.status = BucketStatus.FAILED
-                bucket.status_reason = f"{action} failed{gave_up}: {error.message}"
-                bucket.observed_generation = generation
-                bucket.next_attempt_at = None
-                record_event(session, bucket, "failed", bucket.status_reason)
-        log.warning("bucket %s: %s", bucket_id, error.message)
-        if retry_in is not None:
-            self._enqueue_reconcile(bucket_id, delay=retry_in)
+        self._reconciler.reconcile(bucket_id)
 
     def resync(self) -> int:
         """Enqueue every bucket whose desired state is ahead of what was observed and is due now."""
-        now = utcnow()
-        with self._db.session() as session:
-            due = session.scalars(repository.due_for_reconcile(now)).all()
-        for bucket_id in due:
-            self._enqueue_reconcile(bucket_id)
-        if due:
-            log.info("resync enqueued %d bucket(s)", len(due))
-        return len(due)
+        return self._reconciler.resync()
 
     def check_drift(self) -> int:
-        """Mark ready buckets that vanished at the provider ``lost``; never recreate one silently.
-
-        A bucket removed outside the control plane may have been removed on purpose; recreating it
-        would hand its name and keys back without anyone asking. ``replace`` re-provisions it.
-        """
-        with self._db.session() as session:
-            found = session.execute(repository.ready_with_region()).all()
-            ready = [(b.id, b.name, b.provider_id, code, b.placement) for b, code in found]
-            adapters = {p: self._providers.adapter(session, p) for p in {row[2] for row in ready}}
-        lost = 0
-        for bucket_id, name, provider_id, region_code, placement in ready:
-            try:
-                exists = adapters[provider_id].bucket_exists(name, region_code, placement)
-            except ProviderError as error:
-                log.warning("drift check of bucket %s skipped: %s", bucket_id, error.message)
-                continue
-            with self._db.session() as session:
-                bucket = session.get(Bucket, bucket_id)
-                if bucket is None or bucket.status != BucketStatus.READY:
-                    continue  # it changed meanwhile; the next check looks again
-                bucket.last_checked_at = utcnow()
-                if not exists:
-                    bucket.status = BucketStatus.LOST
-                    bucket.status_reason = (
-                        f"bucket {name!r} no longer exists at the provider; it was removed outside "
-                        "Loopback. Replace it to provision it again, or delete the record."
-                    )
-                    record_event(session, bucket, "lost", bucket.status_reason)
-                    log.warning(
-                        "bucket %s (%s) is lost: it no longer exists at the provider", bucket_id, name
-                    )
-                    lost += 1
-        return lost
+        """Mark ready buckets that vanished at the provider ``lost``; never recreate one silently."""
+        return self._drift.check_drift()
 
     def sync_usage(self, bucket_id: str) -> None:
         """Refresh object count, bytes and last sync time of one ready bucket."""
-        with self._db.session() as session:
-            bucket = session.get(Bucket, bucket_id)
-            if bucket is None or bucket.status != BucketStatus.READY:
-                return
-            region = session.get(Region, bucket.region_id)
-            assert region is not None
-            adapter = self._providers.adapter(session, bucket.provider_id)
-            name, region_code, placement = bucket.name, region.code, bucket.placement
-        try:
-            usage = adapter.read_usage(name, region_code, placement)
-        except ProviderError as error:
-            log.warning("usage of bucket %s not refreshed: %s", bucket_id, error.message)
-            return
-        with self._db.session() as session:
-            bucket = session.get(Bucket, bucket_id)
-            if bucket is None or bucket.status != BucketStatus.READY:
-                return
-            bucket.object_count = usage.object_count
-            bucket.bytes = usage.bytes
-            bucket.last_synced_at = utcnow()
+        self._usage.sync_usage(bucket_id)
 
     def sync_all_usage(self) -> int:
-        with self._db.session() as session:
-            ready = session.scalars(repository.ready_ids()).all()
-        for bucket_id in ready:
-            self._enqueue("usage.sync", bucket_id)
-        return len(ready)
+        """Enqueue a usage refresh of every ready bucket; answers how many."""
+        return self._usage.sync_all_usage()

@@ -1,0 +1,252 @@
+"""The reconcile of one bucket, and the resync that finds the buckets whose reconcile went missing.
+
+This is the one piece of the buckets domain that holds a lease and talks to a provider on a
+tenant's behalf, so it stands apart from the request path: a run claims the row for
+``CLAIM_SECONDS`` (duplicates find the claim and return; a dead worker's claim expires), calls the
+provider with no transaction open, and records the outcome, or the failure with its retry after a
+capped, jittered backoff, in a unit of work of its own. Every step re-reads the row and acts only
+when the desired generation is ahead of the observed one, so running it twice does no harm; a task
+that was lost (the queue was down, the worker died) is found again by ``resync``.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from loopback.buckets import repository
+from loopback.buckets.events import record_event
+from loopback.buckets.keys import BucketKeys, KeyRelease, NoKeys
+from loopback.buckets.models import Bucket, BucketStatus, DeletionPolicy, DesiredState
+from loopback.kit.clock import utcnow
+from loopback.kit.db import Database
+from loopback.kit.enqueue import Enqueue
+from loopback.providers.base import Placement, ProviderError, StorageProvider
+from loopback.providers.models import Region
+from loopback.providers.service import ProviderService
+
+log = logging.getLogger(__name__)
+
+# Longer than one provider call can take (boto3: 5 s to connect, 30 s to read, two attempts).
+CLAIM_SECONDS = 120
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often a transient provider failure is retried before the bucket is ``failed``, how far apart."""
+
+    max_attempts: int
+    backoff_base_seconds: float
+    backoff_cap_seconds: float
+
+    def backoff_seconds(self, attempt: int) -> float:
+        """Capped exponential backoff, jittered over its upper half, so retries of many buckets
+        do not arrive together."""
+        ceiling = min(self.backoff_cap_seconds, self.backoff_base_seconds * 2 ** max(attempt - 1, 0))
+        return random.uniform(ceiling / 2, ceiling)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One claimed run of one generation: what it read of the row, so that the provider is
+    called after that transaction has ended."""
+
+    bucket_id: str
+    generation: int
+    desired: DesiredState
+    adapter: StorageProvider
+    name: str
+    region: str
+    endpoint: str
+    placement: Placement
+    retain: bool
+    force: bool
+    releases: list[KeyRelease]
+
+
+class Reconciler:
+    """Runs ``bucket.reconcile`` and ``bucket.resync``; ``BucketService`` hands it its database,
+    providers and queue, and reads the retry policy it is given at each failure."""
+
+    def __init__(
+        self,
+        db: Database,
+        providers: ProviderService,
+        enqueue: Enqueue,
+        retries: Callable[[], RetryPolicy],
+    ) -> None:
+        self._db = db
+        self._providers = providers
+        self._enqueue = enqueue
+        self._retries = retries
+        self.keys: BucketKeys = NoKeys()
+
+    def enqueue(self, bucket_id: str, delay: float | None = None) -> None:
+        """Ask for a reconcile of ``bucket_id`` after its change was committed; never fails the caller."""
+        try:
+            self._enqueue("bucket.reconcile", bucket_id, delay=delay)
+        except Exception:
+            # The row is recorded; the periodic resync finds it even when the queue is down now.
+            log.exception("could not enqueue bucket.reconcile for %s; the resync will pick it up", bucket_id)
+
+    def reconcile(self, bucket_id: str) -> None:
+        """Drive the provider towards the bucket's desired state; idempotent and level-triggered."""
+        claim = self._claim(bucket_id)
+        if claim is None:
+            return
+        try:  # no transaction is held open while the provider works
+            self._act(claim)
+        except ProviderError as error:
+            self._record_failure(claim, error)
+            return
+        self._record_done(claim)
+
+    def resync(self) -> int:
+        """Enqueue every bucket whose desired state is ahead of what was observed and is due now."""
+        now = utcnow()
+        with self._db.session() as session:
+            due = session.scalars(repository.due_for_reconcile(now)).all()
+        for bucket_id in due:
+            self.enqueue(bucket_id)
+        if due:
+            log.info("resync enqueued %d bucket(s)", len(due))
+        return len(due)
+
+    def _claim(self, bucket_id: str) -> Claim | None:
+        """Claim the bucket's current generation for ``CLAIM_SECONDS``, or ``None`` when there is
+        nothing to do now: nothing is ahead, a retry is scheduled later, or another run holds it."""
+        with self._db.session() as session:
+            bucket = session.get(Bucket, bucket_id)
+            if bucket is None or bucket.status == BucketStatus.DELETED:
+                return None
+            if bucket.generation == bucket.observed_generation:
+                return None
+            now = utcnow()
+            if bucket.next_attempt_at is not None and bucket.next_attempt_at > now + timedelta(seconds=1):
+                return None  # a retry is scheduled for later; that retry or the resync comes back
+            generation = bucket.generation
+            claimed = session.execute(
+                update(Bucket)
+                .where(
+                    Bucket.id == bucket_id,
+                    Bucket.generation == generation,
+                    Bucket.observed_generation != generation,  # a run that finished meanwhile did it
+                    (Bucket.claimed_until.is_(None)) | (Bucket.claimed_until < now),
+                )
+                .values(claimed_until=now + timedelta(seconds=CLAIM_SECONDS))
+                .execution_options(synchronize_session=False)
+            )
+            if getattr(claimed, "rowcount", 0) != 1:
+                return None  # another run holds it, and re-enqueues if there is more to do
+            desired = DesiredState(bucket.desired_state)
+            region = session.get(Region, bucket.region_id)
+            assert region is not None
+            adapter = self._providers.adapter(session, bucket.provider_id)
+            if desired == DesiredState.PRESENT and bucket.status != BucketStatus.PROVISIONING:
+                bucket.status = BucketStatus.PROVISIONING
+                bucket.status_reason = None
+                record_event(session, bucket, "provisioning")
+            releases = self.keys.releases(session, bucket.id) if desired == DesiredState.ABSENT else []
+            return Claim(
+                bucket_id=bucket_id,
+                generation=generation,
+                desired=desired,
+                adapter=adapter,
+                name=bucket.name,
+                region=region.code,
+                endpoint=region.endpoint,
+                placement=bucket.placement,
+                retain=bucket.deletion_policy == DeletionPolicy.RETAIN,
+                force=bucket.force_delete,
+                releases=releases,
+            )
+
+    @staticmethod
+    def _act(claim: Claim) -> None:
+        """The provider calls of one run: create the bucket, or release its keys and delete it."""
+        adapter, region, placement = claim.adapter, claim.region, claim.placement
+        if claim.desired == DesiredState.PRESENT:
+            adapter.create_bucket(claim.name, region, placement)
+            return
+        for release in claim.releases:
+            if release.keeps:  # a key over other buckets too keeps those, and loses this one
+                adapter.update_credential(region, release.provider_user, release.keeps, placement)
+            else:
+                adapter.revoke_credential(region, release.provider_user, placement)
+        if claim.retain:
+            return
+        if claim.force:
+            removed = adapter.empty_bucket(claim.name, region, placement)
+            log.info(
+                "bucket %s (%s): emptied %d objects before deleting", claim.bucket_id, claim.name, removed
+            )
+        adapter.delete_bucket(claim.name, region, placement)
+
+    def _record_done(self, claim: Claim) -> None:
+        with self._release(claim) as outcome:
+            if outcome is None:
+                return
+            session, bucket = outcome
+            bucket.observed_generation = claim.generation
+            bucket.attempts = 0
+            bucket.next_attempt_at = None
+            bucket.status_reason = None
+            if claim.desired == DesiredState.PRESENT:
+                bucket.status = BucketStatus.READY
+                bucket.endpoint = claim.endpoint
+                record_event(session, bucket, "ready")
+                log.info("bucket %s (%s) is ready at %s", claim.bucket_id, claim.name, claim.endpoint)
+            else:
+                self.keys.released(session, bucket.id, claim.releases)
+                bucket.status = BucketStatus.DELETED
+                bucket.deleted_at = utcnow()
+                record_event(session, bucket, "released" if claim.retain else "deleted")
+                log.info("bucket %s (%s) is deleted", claim.bucket_id, claim.name)
+
+    def _record_failure(self, claim: Claim, error: ProviderError) -> None:
+        retry_in: float | None = None
+        with self._release(claim) as outcome:
+            if outcome is None:
+                return
+            session, bucket = outcome
+            bucket.attempts += 1
+            action = "create" if bucket.desired_state == DesiredState.PRESENT else "delete"
+            retries = self._retries()
+            if error.transient and bucket.attempts < retries.max_attempts:
+                retry_in = retries.backoff_seconds(bucket.attempts)
+                bucket.next_attempt_at = utcnow() + timedelta(seconds=retry_in)
+                bucket.status_reason = (
+                    f"attempt {bucket.attempts} failed, retrying in {retry_in:.0f} s: {error.message}"
+                )
+                record_event(session, bucket, "retry", bucket.status_reason)
+            else:
+                gave_up = f" (gave up after {bucket.attempts} attempts)" if error.transient else ""
+                bucket.status = BucketStatus.FAILED
+                bucket.status_reason = f"{action} failed{gave_up}: {error.message}"
+                bucket.observed_generation = claim.generation
+                bucket.next_attempt_at = None
+                record_event(session, bucket, "failed", bucket.status_reason)
+        log.warning("bucket %s: %s", claim.bucket_id, error.message)
+        if retry_in is not None:
+            self.enqueue(claim.bucket_id, delay=retry_in)
+
+    @contextmanager
+    def _release(self, claim: Claim) -> Iterator[tuple[Session, Bucket] | None]:
+        """End a claimed run: yields the bucket to record the outcome on, or ``None`` when a newer
+        request arrived meanwhile; then that request is reconciled next, as its own task found the claim."""
+        newer = False
+        with self._db.session() as session:
+            bucket = session.get(Bucket, claim.bucket_id)
+            if bucket is not None:
+                bucket.claimed_until = None
+                newer = bucket.generation != claim.generation
+            yield None if bucket is None or newer else (session, bucket)
+        if newer:
+            self.enqueue(claim.bucket_id)
