@@ -28,13 +28,13 @@ TENANT_MODELS = frozenset(
 QUERY_CALLS = frozenset({"select", "select_from", "join", "outerjoin"})
 # session.get of a tenant model by an id the installation itself holds, never one a caller sent.
 GETS_BY_OWN_ID = {
-    ("buckets/service.py", "reconcile"): "a task's bucket id, enqueued by the service",
-    ("buckets/service.py", "_release"): "the bucket the running reconcile claimed",
-    ("buckets/service.py", "check_drift"): "a bucket the drift round just listed",
-    ("buckets/service.py", "sync_usage"): "a task's bucket id, enqueued by the usage round",
+    ("buckets/reconcile.py", "_claim"): "a task's bucket id, enqueued by the service",
+    ("buckets/reconcile.py", "_release"): "the bucket the running reconcile claimed",
+    ("buckets/drift.py", "check_drift"): "a bucket the drift round just listed",
+    ("buckets/usage.py", "sync_usage"): "a task's bucket id, enqueued by the usage round",
     ("credentials/maintenance.py", "released"): "a key the delete's own release plan named",
     ("credentials/maintenance.py", "revoke_due"): "a key the periodic round (or a rotation) named",
-    ("tenancy/service.py", "project"): "the scope's own project id, resolved by project_scope",
+    ("tenancy/organizations.py", "project"): "the scope's own project id, resolved by project_scope",
 }
 
 
