@@ -141,7 +141,8 @@ def test_sign_in_create_wait_for_ready_issue_a_key_once_and_delete(
     expect(page.locator(".progress-panel progress")).to_be_visible()
     page.evaluate("window.stillTheSamePage = true")
     start_worker()
-    expect(status).to_have_text("ready")
+    # the worker starts and SeaweedFS answers within seconds, more on a loaded machine (CI, 2 cores)
+    expect(status).to_have_text("ready", timeout=30_000)
     expect(page.locator(".progress-panel")).to_have_count(0)
     assert page.evaluate("window.stillTheSamePage === true"), "the page reloaded instead of updating itself"
     endpoint = page.locator("#endpoint").inner_text()
