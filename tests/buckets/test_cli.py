@@ -23,7 +23,7 @@ from loopback.buckets import service as bucket_service
 from loopback.cli import app
 from loopback.client.errors import ExitCode
 from loopback.client.output import ago, human_bytes
-from loopback.credentials.cli import environment
+from loopback.credentials.cli.issue import environment
 from loopback.kit.ports import free_ports
 from loopback.providers.seaweedfs import EmbeddedSeaweedFS
 from loopback.runtime import Runtime

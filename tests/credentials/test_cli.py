@@ -22,7 +22,8 @@ from botocore.exceptions import ClientError
 
 from loopback.app import create_app
 from loopback.client.errors import ExitCode
-from loopback.credentials import cli as credentials_cli
+from loopback.credentials.cli import issue as credentials_cli
+from loopback.credentials.cli import keys as credential_keys
 from loopback.credentials.formats import FORMATS
 from loopback.runtime import Runtime
 from tests.buckets.test_cli import Cli, env_lines
@@ -250,7 +251,7 @@ def test_the_project_list_shows_every_key_with_its_buckets_modes_and_expiry(
     assert "forever" in rows[forever["id"]]
     assert soon["secret_access_key"] not in table
 
-    monkeypatch.setattr(credentials_cli, "PAGE", 2)  # three keys: the list follows next_cursor
+    monkeypatch.setattr(credential_keys, "PAGE", 2)  # three keys: the list follows next_cursor
     listed = cli.json("credentials", "list")
     assert [c["id"] for c in listed["credentials"]] == [soon["id"], late["id"], forever["id"]]
     assert listed["next_cursor"] is None

@@ -1,7 +1,12 @@
-"""How a ``loopback`` command that calls the API ends when it cannot: a message and an exit code."""
+"""How a ``loopback`` command that calls the API ends when it cannot: a message and an exit code.
+
+``api_group`` makes a group of such commands, so that a domain's ``cli`` package lists its commands
+in one place, in the order its help shows them.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import typer
@@ -28,3 +33,11 @@ class ApiCommand(TyperCommand):
         except ClientError as error:
             report(error, ctx.params.get("output"))
             raise typer.Exit(int(error.exit_code)) from None
+
+
+def api_group(help_text: str, commands: Mapping[str, Callable[..., None]]) -> typer.Typer:
+    """A command group (``loopback NOUN VERB``) of commands that call the API, named and in this order."""
+    group = typer.Typer(help=help_text, no_args_is_help=True)
+    for name, command in commands.items():
+        group.command(name, cls=ApiCommand)(command)
+    return group

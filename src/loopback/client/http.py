@@ -1,7 +1,7 @@
 """The HTTP client the ``loopback`` commands call the API through: one request a call.
 
 A refusal raises ``ApiProblem``; an API that cannot be reached or does not answer in time raises
-``ApiUnreachable`` (exit 3).
+``ApiUnreachable`` (exit 3). ``every_row`` joins the pages of a list, one request a page.
 """
 
 from __future__ import annotations
@@ -42,9 +42,13 @@ def v3(*segments: str) -> str:
     return "/v3/" + "/".join(quote(segment, safe="@") for segment in segments)
 
 
-def _present(values: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    # None means "leave it out": the API's defaults apply, and no route takes an explicit null.
-    return None if values is None else {key: value for key, value in values.items() if value is not None}
+def present(values: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` without those that are None, which means "leave it out": the API's defaults apply.
+
+    No route takes an explicit null. A request's body and query pass through it; a command applies
+    it to what nests in a body (the grants of a key).
+    """
+    return {key: value for key, value in values.items() if value is not None}
 
 
 class ApiClient:
@@ -91,7 +95,11 @@ class ApiClient:
         headers = {"Accept": accept} if accept else None
         try:
             response = self._http.request(
-                method, path, json=_present(json), params=_present(params), headers=headers
+                method,
+                path,
+                json=None if json is None else present(json),
+                params=None if params is None else present(params),
+                headers=headers,
             )
         except httpx.TimeoutException:
             raise ApiUnreachable(self.connection.api_url, "no answer in time") from None
@@ -129,3 +137,17 @@ class ApiClient:
 
     def delete(self, path: str) -> ApiResponse:
         return self.request("DELETE", path)
+
+
+def every_row(client: ApiClient, path: str, key: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Every row the list at ``path`` answers under ``key``, page after page, in the API's order.
+
+    ``params`` asks for the first page (its filters, ``limit``, perhaps a ``cursor``); each answer's
+    ``next_cursor`` asks for the next, until there is none.
+    """
+    answer = client.get(path, params=params)
+    rows: list[dict[str, Any]] = list(answer.body.get(key) or [])
+    while answer.body.get("next_cursor"):
+        answer = client.get(path, params={**params, "cursor": answer.body["next_cursor"]})
+        rows.extend(answer.body.get(key) or [])
+    return rows

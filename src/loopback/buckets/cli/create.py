@@ -1,0 +1,77 @@
+"""``loopback buckets create|replace``: a new bucket, or a new one that supersedes an old one.
+
+Either is accepted as pending; the worker provisions it, and ``--wait`` follows it until it is
+ready (exit 0) or failed or lost (exit 1). A refused provider or region hints at ``loopback regions``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+import typer
+
+from loopback.buckets.cli.place import ORG, PROJECT, BucketArgument, bucket_id, in_project
+from loopback.buckets.cli.regions import placement_hint
+from loopback.buckets.cli.waiting import TimeoutOption, WaitOption, settle
+from loopback.client.errors import ApiProblem
+from loopback.client.http import ApiClient, ApiResponse
+from loopback.client.options import Options, with_options
+
+
+def _ask(client: ApiClient, path: str, body: Mapping[str, Any]) -> ApiResponse:
+    """POST for a bucket to be made; a refused provider or region says where to find the ones there are."""
+    try:
+        return client.post(path, body)
+    except ApiProblem as problem:
+        raise placement_hint(problem) from None
+
+
+@with_options(ORG, PROJECT)
+def create_bucket(
+    options: Options,
+    name: Annotated[str, typer.Argument(help="S3 bucket name: 3-63 lowercase letters, digits, hyphens")],
+    provider: Annotated[
+        str, typer.Option(help="the provider, as `loopback regions` lists it", show_default=False)
+    ],
+    region: Annotated[str, typer.Option(help="a region code of that provider", show_default=False)],
+    deletion_policy: Annotated[
+        str | None,
+        typer.Option(
+            help="delete (default): deleting the bucket here deletes it at the provider; "
+            "retain: it only releases the record",
+            show_default=False,
+        ),
+    ] = None,
+    wait: WaitOption = False,
+    timeout: TimeoutOption = 300,
+) -> None:
+    """Create a bucket; it is pending until the worker provisions it (--wait follows it there)."""
+    body = {"name": name, "provider": provider, "region": region, "deletion_policy": deletion_policy}
+    with in_project(options) as (client, where):
+        answer = _ask(client, where.buckets(), body)
+        note = f"Bucket {name!r} is {answer.body.get('status')}; `loopback buckets show {name}` follows it."
+        history = f"`loopback buckets events {name}` tells its history"
+        hints = [f"{history}; `loopback buckets replace {name}` tries again"]
+        settle(options.printer(), client, where, answer, "ready", note, hints, wait=wait, timeout=timeout)
+
+
+@with_options(ORG, PROJECT)
+def replace_bucket(
+    options: Options,
+    bucket: BucketArgument,
+    name: Annotated[str | None, typer.Option(help="a new name; the old one when left out")] = None,
+    provider: Annotated[str | None, typer.Option(help="another provider; the old one when left out")] = None,
+    region: Annotated[str | None, typer.Option(help="another region; the old one when left out")] = None,
+    wait: WaitOption = False,
+    timeout: TimeoutOption = 300,
+) -> None:
+    """Provision a failed or lost bucket again, or move one, as a new bucket that supersedes it."""
+    with in_project(options) as (client, where):
+        found = bucket_id(client, where, bucket)
+        body = {"name": name, "provider": provider, "region": region}
+        answer = _ask(client, where.buckets(found, "replace"), body)
+        new = answer.body.get("id")
+        note = f"Bucket {new} replaces {found}; `--wait` follows it."
+        hints = [f"`loopback buckets events {new}` tells its history"]
+        settle(options.printer(), client, where, answer, "ready", note, hints, wait=wait, timeout=timeout)
