@@ -47,15 +47,16 @@ def granted_buckets(session: Session, credential: Credential) -> list[Bucket]:
     return list(session.scalars(bucket_repository.by_ids(ids)))
 
 
-def placement_of(session: Session, credential: Credential) -> Placement:
-    buckets = granted_buckets(session, credential)
+def placement_of(credential: Credential, buckets: Sequence[Bucket]) -> Placement:
+    """Whose key it is, from its granted buckets (``granted_buckets``), else its own project."""
     if buckets:
         return buckets[0].placement
     return Placement(credential.organization_id, credential.project_id)
 
 
-def provider_grants(session: Session, credential: Credential) -> list[Grant]:
-    names = {b.id: b.name for b in granted_buckets(session, credential)}
+def provider_grants(credential: Credential, buckets: Sequence[Bucket]) -> list[Grant]:
+    """The key's grants as the provider names them, for the buckets still there."""
+    names = {b.id: b.name for b in buckets}
     return [
         Grant(names[g.bucket_id], Access(g.access), g.prefix)
         for g in credential.grants
@@ -136,9 +137,10 @@ class KeyMaintenance:
                 return False
             region = session.get(Region, credential.region_id)
             assert region is not None
+            buckets = granted_buckets(session, credential)
             adapter = self._providers.adapter(session, credential.provider_id)
             adapter.revoke_credential(
-                region.code, credential.provider_user, placement_of(session, credential)
+                region.code, credential.provider_user, placement_of(credential, buckets)
             )
             claimed = session.execute(
                 update(Credential)
@@ -155,6 +157,7 @@ class KeyMaintenance:
             self._record_transition(
                 session,
                 credential,
+                buckets,
                 kind,
                 action,
                 f"{credential.access_key_id} revoked at the provider: {reason}",
@@ -164,10 +167,16 @@ class KeyMaintenance:
             return True
 
     def _record_transition(
-        self, session: Session, credential: Credential, event: str, action: str, detail: str
+        self,
+        session: Session,
+        credential: Credential,
+        buckets: Sequence[Bucket],
+        event: str,
+        action: str,
+        detail: str,
     ) -> None:
         """What automation did to a key: an event on each granted bucket and one audit event."""
-        for bucket in granted_buckets(session, credential):
+        for bucket in buckets:
             record_event(session, bucket, event, detail)
         audit.record_system(
             session,
@@ -199,6 +208,7 @@ class KeyMaintenance:
                 self._record_transition(
                     session,
                     credential,
+                    granted_buckets(session, credential),
                     "credential-expiring",
                     "credential.expiring",
                     f"{credential.access_key_id} expires {when}",
@@ -215,13 +225,14 @@ class KeyMaintenance:
             for credential in legacy:
                 region = session.get(Region, credential.region_id)
                 assert region is not None
-                grants = provider_grants(session, credential)
+                buckets = granted_buckets(session, credential)
+                grants = provider_grants(credential, buckets)
                 if not grants:
                     continue
                 adapter = self._providers.adapter(session, credential.provider_id)
                 try:
                     adapter.update_credential(
-                        region.code, credential.provider_user, grants, placement_of(session, credential)
+                        region.code, credential.provider_user, grants, placement_of(credential, buckets)
                     )
                 except ProviderError as error:
                     log.warning(
@@ -235,6 +246,7 @@ class KeyMaintenance:
                 self._record_transition(
                     session,
                     credential,
+                    buckets,
                     "credential-narrowed",
                     "credential.narrow",
                     f"{credential.access_key_id}: {detail}",

@@ -75,12 +75,16 @@ class GrantRequest:
 
 @dataclass(frozen=True)
 class KeyRequest:
-    """What a caller asks for; ``field_prefix`` names the fields in errors as the caller sent them."""
+    """What a caller asks for; ``grant_field`` names the fields in errors as the caller sent them."""
 
     grants: Sequence[GrantRequest]
     name: str | None = None
     expires_at: datetime | None = None
     grant_field: str = "grants"  # "" when the grant's fields are top-level (the bucket-scoped route)
+
+    def field(self, index: int, name: str) -> str:
+        """A grant's field as the caller sent it: ``grants.0.access``, or ``access`` for one bucket."""
+        return f"{self.grant_field}.{index}.{name}" if self.grant_field else name
 
 
 @dataclass(frozen=True)
@@ -219,11 +223,6 @@ class CredentialService:
         self, session: Session, scope: ProjectScope, request: KeyRequest
     ) -> tuple[list[BucketView], list[Grant]]:
         """The request's buckets and provider grants, or 422 naming every field at fault."""
-        base = f"{request.grant_field}." if request.grant_field else ""
-
-        def where(index: int, name: str) -> str:
-            return f"{base}{index}.{name}" if request.grant_field else name
-
         problems: list[FieldProblem] = []
         if not request.grants:
             problems.append(FieldProblem(request.grant_field or "bucket_id", "at least one bucket"))
@@ -236,17 +235,21 @@ class CredentialService:
         seen: set[str] = set()
         for index, asked in enumerate(request.grants):
             if asked.bucket_id in seen:
-                problems.append(FieldProblem(where(index, "bucket_id"), "this bucket is granted twice"))
+                problems.append(
+                    FieldProblem(request.field(index, "bucket_id"), "this bucket is granted twice")
+                )
             seen.add(asked.bucket_id)
             view = found.get(asked.bucket_id)
             if view is None:
                 problems.append(
-                    FieldProblem(where(index, "bucket_id"), f"no bucket {asked.bucket_id} in this project")
+                    FieldProblem(
+                        request.field(index, "bucket_id"), f"no bucket {asked.bucket_id} in this project"
+                    )
                 )
             elif views and (view.bucket.region_id != views[0].bucket.region_id):
                 problems.append(
                     FieldProblem(
-                        where(index, "bucket_id"),
+                        request.field(index, "bucket_id"),
                         f"bucket {view.bucket.name} is in {view.provider}/{view.region}, the first in "
                         f"{views[0].provider}/{views[0].region}: one key reaches one provider region",
                     )
@@ -255,10 +258,12 @@ class CredentialService:
                 views.append(view)
             if asked.access not in {a.value for a in Access}:
                 problems.append(
-                    FieldProblem(where(index, "access"), "one of read-write, read-only, write-only")
+                    FieldProblem(request.field(index, "access"), "one of read-write, read-only, write-only")
                 )
             if asked.prefix is not None:
-                problems += [FieldProblem(where(index, "prefix"), p) for p in prefix_problems(asked.prefix)]
+                problems += [
+                    FieldProblem(request.field(index, "prefix"), p) for p in prefix_problems(asked.prefix)
+                ]
         if problems:
             raise Invalid(problems)
         not_ready = [v.bucket.name for v in views if v.bucket.status != BucketStatus.READY]
@@ -267,32 +272,30 @@ class CredentialService:
             which = "this one" if len(views) == 1 else ", ".join(b.name for b in late)
             raise Conflict(f"credentials are issued for ready buckets; {which} is {late[0].status}")
         capabilities = self._providers.adapter(session, views[0].bucket.provider_id).capabilities()
-        self._check_enforceable(capabilities, views[0].provider, request, where)
+        self._check_enforceable(capabilities, views[0].provider, request)
         grants = [
             Grant(view.bucket.name, Access(asked.access), asked.prefix)
             for view, asked in zip(views, request.grants, strict=True)
         ]
         return views, grants
 
-    def _check_enforceable(
-        self, capabilities: Capabilities, provider: str, request: KeyRequest, where: object
-    ) -> None:
+    def _check_enforceable(self, capabilities: Capabilities, provider: str, request: KeyRequest) -> None:
         """422 for anything the family cannot hold a key to, naming the field and the reason."""
-        assert callable(where)
         reason = capabilities.limits_reason or "the family cannot enforce it"
         problems: list[FieldProblem] = []
         for index, asked in enumerate(request.grants):
             if asked.access not in capabilities.access_modes:
                 problems.append(
                     FieldProblem(
-                        where(index, "access"),
+                        request.field(index, "access"),
                         f"provider {provider}: {asked.access} is not enforceable: {reason}",
                     )
                 )
             if asked.prefix and not capabilities.prefixes:
                 problems.append(
                     FieldProblem(
-                        where(index, "prefix"), f"provider {provider}: prefixes are not enforceable: {reason}"
+                        request.field(index, "prefix"),
+                        f"provider {provider}: prefixes are not enforceable: {reason}",
                     )
                 )
         if len(request.grants) > capabilities.max_buckets_per_key:
@@ -403,8 +406,9 @@ class CredentialService:
                     "grants.0.bucket_id", "a key stays at the provider region it was issued for"
                 )
             adapter = self._providers.adapter(session, credential.provider_id)
-            if not adapter.capabilities().narrowable and self._narrows(credential, grants):
-                reason = adapter.capabilities().limits_reason
+            capabilities = adapter.capabilities()
+            if not capabilities.narrowable and self._narrows(credential, grants):
+                reason = capabilities.limits_reason
                 raise Invalid.field(
                     "grants", f"provider {views[0].provider}: a key's grants cannot be narrowed: {reason}"
                 )
@@ -427,7 +431,7 @@ class CredentialService:
 
     @staticmethod
     def _narrows(credential: Credential, grants: Sequence[GrantRequest]) -> bool:
-        """Whether new grants take away a bucket, a mode or widen nothing but narrow something."""
+        """Whether the new grants drop a bucket the key had, or grant one of them differently."""
         old = {g.bucket_id: (g.access, g.prefix) for g in credential.grants}
         new = {g.bucket_id: (g.access, g.prefix) for g in grants}
         return any(bucket not in new or new[bucket] != held for bucket, held in old.items())
@@ -491,7 +495,9 @@ class CredentialService:
         adapter = self._providers.adapter(session, credential.provider_id)
         try:
             adapter.revoke_credential(
-                region.code, credential.provider_user, placement_of(session, credential)
+                region.code,
+                credential.provider_user,
+                placement_of(credential, granted_buckets(session, credential)),
             )
         except ProviderError as error:
             raise provider_error(error) from None
