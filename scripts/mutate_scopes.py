@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src" / "loopback"
 GUARDS = [
     "tests/tenancy",
-    "tests/credentials/test_access_modes.py::test_another_projects_keys_answer_404_and_are_never_listed",
+    "tests/credentials/test_endpoints_access_modes.py::test_another_projects_keys_answer_404_and_are_never_listed",
 ]
 
 

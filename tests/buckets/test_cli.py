@@ -27,7 +27,7 @@ from loopback.credentials.cli.issue import environment
 from loopback.kit.ports import free_ports
 from loopback.providers.seaweedfs import EmbeddedSeaweedFS
 from loopback.runtime import Runtime
-from tests.automation.test_reconcile import add_provider
+from tests.buckets.test_tasks import add_provider
 from tests.conftest import unique_bucket_name, wait_for
 from tests.live_server import LiveServer
 

@@ -1,7 +1,7 @@
 """Every query of bucket rows: a tenant's reads through ``readable`` with the caller's scope, and the
 automation's reads over all tenants, each named for the round that needs it.
 
-Nothing else in ``src/`` selects ``Bucket`` or ``BucketEvent`` (tests/test_scoping.py checks it).
+Nothing else in ``src/`` selects ``Bucket`` or ``BucketEvent`` (tests/architecture/test_scoping.py checks it).
 """
 
 from __future__ import annotations

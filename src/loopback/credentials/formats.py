@@ -1,7 +1,7 @@
 """An issued S3 key, rendered as the file a user's tool reads, so that pasting it is all they do.
 
 Every format is proven by running the real tool against the embedded SeaweedFS
-(``tests/credentials/test_formats.py``); a change here must keep those passing.
+(``tests/credentials/test_endpoints_formats.py``); a change here must keep those passing.
 """
 
 from __future__ import annotations

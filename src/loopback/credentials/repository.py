@@ -1,7 +1,7 @@
 """Every query of credential rows: a tenant's reads through ``readable`` with the caller's scope,
 and the periodic round's reads over all tenants, each named for what it finds.
 
-Nothing else in ``src/`` selects ``Credential`` or ``CredentialGrant`` (tests/test_scoping.py).
+Nothing else in ``src/`` selects ``Credential`` or ``CredentialGrant`` (tests/architecture/test_scoping.py).
 """
 
 from __future__ import annotations

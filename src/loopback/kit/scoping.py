@@ -1,7 +1,7 @@
 """The one statement every read of a tenant's rows is built on (polar's ``get_readable_statement``).
 
 Each domain's repository passes its statements through ``readable`` with the caller's scope; a test
-(tests/test_scoping.py) fails when code outside a repository selects a tenant's model, and
+(tests/architecture/test_scoping.py) fails when code outside a repository selects a tenant's model, and
 ``scripts/mutate_scopes.py`` shows the suite failing when this filter is taken out of any of them.
 """
 

@@ -3,7 +3,7 @@ through ``readable`` with the caller's scope; lookups of identity (a token by it
 organization by its slug, a user by email) and the bootstrap's are named as such.
 
 Nothing else in ``src/`` selects ``Project``, ``Membership``, ``ApiToken`` or ``AuditEvent``
-(tests/test_scoping.py).
+(tests/architecture/test_scoping.py).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 A page reads what the caller can reach in one statement (each organization of theirs with the role
 of the token's user there and its live projects); the header's project switcher and the page's
 scope are both decided from that, with the checks of ``tenancy.access.project_scope`` in the same
-order and with the same answers (tests/web/test_scope.py holds the two equal for every role, cap,
+order and with the same answers (tests/web/test_service_scope.py holds the two equal for every role, cap,
 token kind and permission). So a page spends no statement on its scope and none on its offers.
 """
 

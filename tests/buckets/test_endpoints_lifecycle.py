@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from loopback.buckets.models import Bucket
 from loopback.providers.seaweedfs import EmbeddedSeaweedFS
 from loopback.runtime import Runtime
-from tests.automation.test_reconcile import add_provider, events
+from tests.buckets.test_tasks import add_provider, events
 from tests.conftest import BUCKETS, create_ready_bucket, unique_bucket_name, wait_for_status
 
 

@@ -37,6 +37,8 @@ def test_a_port_taken_after_the_pick_makes_it_start_again_on_others(
     monkeypatch.setattr(seaweedfs, "free_ports", first_pick_loses_a_race)
     with EmbeddedSeaweedFS(tmp_path / "storage") as storage:
         storage.check()
-    assert len(picks) == 2
+    # at least one more pick; under a loaded machine another test may take a second port meanwhile
+    assert len(picks) >= 2
+    assert taken_port not in picks[-1]
     log = (tmp_path / "storage" / "logs" / "s3.out").read_text()
     assert "address already in use" in log

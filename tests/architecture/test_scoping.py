@@ -12,7 +12,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-SRC = Path(__file__).parents[1] / "src" / "loopback"
+SRC = Path(__file__).resolve().parents[2] / "src" / "loopback"
+assert (SRC / "kit" / "scoping.py").is_file(), f"the guard would walk nothing: {SRC}"
 TENANT_MODELS = frozenset(
     {
         "Bucket",
@@ -91,7 +92,7 @@ def test_the_allowed_gets_are_all_still_there() -> None:
 
 def test_the_guard_sees_a_query_outside_a_repository(tmp_path: Path, monkeypatch: object) -> None:
     """The walk itself can fail: a module that selects buckets by hand is reported."""
-    import tests.test_scoping as guard
+    import tests.architecture.test_scoping as guard
 
     package = tmp_path / "loopback"
     (package / "buckets").mkdir(parents=True)

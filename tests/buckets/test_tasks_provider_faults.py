@@ -14,31 +14,17 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from loopback.credentials.models import Credential
-from loopback.providers import registry
-from loopback.providers.base import ProviderError, RegionSpec
+from loopback.providers.base import ProviderError
 from loopback.runtime import Runtime
 from tests.conftest import BUCKETS, wait_for
-from tests.faults import fake_family
-from tests.faults.fake_family import FakeProvider
+from tests.providers import fake_family
+from tests.providers.fake_family import FakeProvider
 
 
 @pytest.fixture
 def fake(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeProvider]:
-    monkeypatch.setitem(registry.FAMILIES, fake_family.FAMILY, fake_family.build)
-    name = f"fake-{secrets.token_hex(3)}"
-    with runtime.db.session() as session:
-        runtime.providers.ensure_provider(
-            session,
-            name=name,
-            family=fake_family.FAMILY,
-            display_name="Fake",
-            regions=[RegionSpec("fake-1", "Fake", "http://127.0.0.1:9")],
-            access_key_id="FAKE",
-            secret_access_key="fake-secret",
-        )
-    provider = fake_family.INSTANCES.setdefault(name, FakeProvider(name, ()))
-    yield provider
-    fake_family.INSTANCES.pop(name, None)
+    with fake_family.registered(runtime, monkeypatch) as provider:
+        yield provider
 
 
 def create(client: TestClient, provider: FakeProvider) -> dict[str, Any]:

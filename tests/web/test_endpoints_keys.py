@@ -28,7 +28,7 @@ from loopback.web.session import ONCE_COOKIE
 from tests.conftest import BUCKETS, create_ready_bucket, wait_for
 from tests.factories import member_of, member_token
 from tests.web.conftest import sign_in
-from tests.web.test_console import errors_of, set_cookie_headers
+from tests.web.test_endpoints_console import errors_of, set_cookie_headers
 
 PROJECT = "/console/demo/default"
 KEYS_PAGE = f"{PROJECT}/keys"

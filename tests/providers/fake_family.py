@@ -8,11 +8,16 @@ worker, the database). It honours the ``StorageProvider`` contract: idempotent c
 
 from __future__ import annotations
 
+import secrets
 import threading
 from collections import Counter, defaultdict, deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+import pytest
+
+from loopback.providers import registry
 from loopback.providers.base import (
     Capabilities,
     Grant,
@@ -24,6 +29,7 @@ from loopback.providers.base import (
     StorageProvider,
     Usage,
 )
+from loopback.runtime import Runtime
 
 FAMILY = "fake"
 
@@ -113,3 +119,26 @@ INSTANCES: dict[str, FakeProvider] = {}
 def build(setup: ProviderSetup) -> StorageProvider:
     """The one instance per provider name, so a test scripts the adapter the service uses."""
     return INSTANCES.setdefault(setup.name, FakeProvider(setup.name, setup.regions))
+
+
+@contextmanager
+def registered(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeProvider]:
+    """A provider of the ``fake`` family with one region ``fake-1``, recorded in the runtime's
+    database; its adapter is the instance yielded, forgotten again afterwards."""
+    monkeypatch.setitem(registry.FAMILIES, FAMILY, build)
+    name = f"fake-{secrets.token_hex(3)}"
+    with runtime.db.session() as session:
+        runtime.providers.ensure_provider(
+            session,
+            name=name,
+            family=FAMILY,
+            display_name="Fake",
+            regions=[RegionSpec("fake-1", "Fake", "http://127.0.0.1:9")],
+            access_key_id="FAKE",
+            secret_access_key="fake-secret",
+        )
+    provider = INSTANCES.setdefault(name, FakeProvider(name, ()))
+    try:
+        yield provider
+    finally:
+        INSTANCES.pop(name, None)

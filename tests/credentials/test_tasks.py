@@ -19,7 +19,7 @@ from loopback.providers.seaweedfs import EmbeddedSeaweedFS
 from loopback.runtime import Runtime
 from loopback.tenancy.models import AuditEvent
 from tests.conftest import create_ready_bucket, s3_client_for, wait_for
-from tests.credentials.test_access_modes import KEYS, PROJECT, issue, outcome
+from tests.credentials.test_endpoints_access_modes import KEYS, PROJECT, issue, outcome
 
 PUBLIC_READ = "public-read"
 

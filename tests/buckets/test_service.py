@@ -1,0 +1,136 @@
+"""``BucketService`` called directly, over the scripted ``fake`` family and a recording queue.
+
+No worker runs: the test plays the worker by calling ``reconcile`` itself, so it sees exactly what
+the service recorded and what it asked the queue for at each step. The database is real.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from loopback.buckets.models import Bucket, BucketEvent
+from loopback.buckets.service import BucketService
+from loopback.kit.clock import utcnow
+from loopback.kit.errors import Invalid
+from loopback.providers.base import ProviderError
+from loopback.runtime import Runtime
+from tests.buckets.fakes import RecordingQueue, buckets_with
+from tests.conftest import operator_scope, unique_bucket_name
+from tests.providers import fake_family
+from tests.providers.fake_family import FakeProvider
+
+UNREACHABLE = ProviderError("provider unreachable", transient=True, code="Unreachable")
+
+
+@pytest.fixture
+def fake(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeProvider]:
+    with fake_family.registered(runtime, monkeypatch) as provider:
+        yield provider
+
+
+@pytest.fixture
+def queue() -> RecordingQueue:
+    return RecordingQueue()
+
+
+@pytest.fixture
+def buckets(runtime: Runtime, queue: RecordingQueue) -> BucketService:
+    return buckets_with(runtime, queue)
+
+
+def created(runtime: Runtime, buckets: BucketService, fake: FakeProvider) -> str:
+    with runtime.db.session() as session:
+        return buckets.create(
+            session, operator_scope(session), unique_bucket_name(), fake.name, "fake-1"
+        ).bucket.id
+
+
+def stored(runtime: Runtime, bucket_id: str) -> Bucket:
+    with runtime.db.session() as session:
+        bucket = session.get(Bucket, bucket_id)
+        assert bucket is not None
+        session.expunge(bucket)
+        return bucket
+
+
+def event_kinds(session: Session, bucket_id: str) -> list[str]:
+    return [
+        e.kind for e in session.query(BucketEvent).filter_by(bucket_id=bucket_id).order_by(BucketEvent.id)
+    ]
+
+
+def test_create_records_the_intent_and_asks_for_one_reconcile(
+    runtime: Runtime, buckets: BucketService, queue: RecordingQueue, fake: FakeProvider
+) -> None:
+    bucket_id = created(runtime, buckets, fake)
+    assert stored(runtime, bucket_id).status == "pending"
+    assert queue.asked == [("bucket.reconcile", (bucket_id,), None)]
+    assert fake.calls["create_bucket"] == 0  # the provider is the worker's business
+
+
+def test_bad_input_names_the_field_and_records_nothing(
+    runtime: Runtime, buckets: BucketService, queue: RecordingQueue, fake: FakeProvider
+) -> None:
+    with runtime.db.session() as session, pytest.raises(Invalid) as refused:
+        buckets.create(session, operator_scope(session), "Not_A_Name", fake.name, "fake-1")
+    assert {p.field for p in refused.value.problems} == {"name"}
+    with runtime.db.session() as session:
+        assert session.query(Bucket).filter_by(name="Not_A_Name").count() == 0
+    assert queue.asked == []
+
+
+def test_a_transient_failure_is_recorded_and_retried_later(
+    runtime: Runtime, buckets: BucketService, queue: RecordingQueue, fake: FakeProvider
+) -> None:
+    bucket_id = created(runtime, buckets, fake)
+    fake.fail("create_bucket", UNREACHABLE)
+    buckets.reconcile(bucket_id)
+    waiting = stored(runtime, bucket_id)
+    assert (waiting.status, waiting.attempts) == ("provisioning", 1)
+    assert "retrying" in (waiting.status_reason or "")
+    task, args, delay = queue.asked[-1]
+    assert (task, args) == ("bucket.reconcile", (bucket_id,))
+    assert delay is not None
+    assert delay > 0  # later, not at once
+    buckets.reconcile(bucket_id)  # a run before the retry is due does nothing
+    assert fake.calls["create_bucket"] == 1
+    with runtime.db.session() as session:
+        session.execute(update(Bucket).where(Bucket.id == bucket_id).values(next_attempt_at=utcnow()))
+    buckets.reconcile(bucket_id)  # the retry the queue was asked for, when it is due
+    assert stored(runtime, bucket_id).status == "ready"
+    assert fake.calls["create_bucket"] == 2
+    with runtime.db.session() as session:
+        assert event_kinds(session, bucket_id) == ["created", "provisioning", "retry", "ready"]
+
+
+def test_a_permanent_refusal_fails_the_bucket_without_a_retry(
+    runtime: Runtime, buckets: BucketService, queue: RecordingQueue, fake: FakeProvider
+) -> None:
+    bucket_id = created(runtime, buckets, fake)
+    fake.fail("create_bucket", ProviderError("create bucket: AccessDenied", transient=False))
+    buckets.reconcile(bucket_id)
+    failed = stored(runtime, bucket_id)
+    assert failed.status == "failed"
+    assert "AccessDenied" in (failed.status_reason or "")
+    assert queue.tasks == ["bucket.reconcile"]  # only the one create asked for
+
+
+def test_delete_is_recorded_then_carried_out_by_the_reconcile(
+    runtime: Runtime, buckets: BucketService, queue: RecordingQueue, fake: FakeProvider
+) -> None:
+    bucket_id = created(runtime, buckets, fake)
+    buckets.reconcile(bucket_id)
+    name = stored(runtime, bucket_id).name
+    assert name in fake.buckets
+    with runtime.db.session() as session:
+        buckets.delete(session, operator_scope(session), bucket_id)
+    assert stored(runtime, bucket_id).status == "deleting"
+    assert name in fake.buckets  # nothing happened at the provider yet
+    buckets.reconcile(bucket_id)
+    assert stored(runtime, bucket_id).status == "deleted"
+    assert name not in fake.buckets
+    assert queue.tasks.count("bucket.reconcile") == 2
