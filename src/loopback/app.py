@@ -17,12 +17,15 @@ from loopback.buckets.routes import usage_router
 from loopback.buckets.v2 import router as v2_buckets_router
 from loopback.credentials.routes import router as credentials_router
 from loopback.kit.errors import install_problem_handlers
-from loopback.kit.idempotency import IdempotencyMiddleware
+from loopback.kit.idempotency_middleware import IdempotencyMiddleware
+from loopback.kit.limits import RequestLimitsMiddleware
+from loopback.kit.openapi import ProblemDocumentedAPI, document_problems
 from loopback.kit.requests import RequestIdMiddleware
 from loopback.providers.routes import router as providers_router
 from loopback.runtime import Runtime
 from loopback.tenancy.access import FailedAuthLimiter, token_authenticates
 from loopback.tenancy.auth import PERMISSION_OF
+from loopback.tenancy.permissions import Scope, permission
 from loopback.tenancy.routes import router as tenancy_router
 from loopback.web.routes import router as console_router
 
@@ -31,7 +34,7 @@ ReadinessCheck = Callable[[], None]
 
 def create_app(runtime: Runtime, extra_checks: Mapping[str, ReadinessCheck] | None = None) -> FastAPI:
     """Build the API over ``runtime``; ``extra_checks`` join /readyz (the embedded storage, say)."""
-    app = FastAPI(
+    app = ProblemDocumentedAPI(
         title="Loopback object storage",
         version=loopback.__version__,
         description="Provision S3-compatible buckets for the projects of organizations.",
@@ -39,13 +42,16 @@ def create_app(runtime: Runtime, extra_checks: Mapping[str, ReadinessCheck] | No
     app.state.runtime = runtime  # the console's; API routes ask for one service each (kit.services)
     for name in ("db", "secrets", "providers", "buckets", "credentials", "tenancy"):
         setattr(app.state, name, getattr(runtime, name))
-    app.state.auth_limiter = FailedAuthLimiter(runtime.settings.auth_failures_per_minute)
+    app.state.auth_limiter = FailedAuthLimiter.for_settings(runtime.settings)
     app.add_middleware(
         IdempotencyMiddleware,
         database=runtime.db,
         cipher=runtime.secrets,
         authenticates=lambda authorization: token_authenticates(runtime.db, authorization),
     )
+    # Outermost first: every answer gets its id, then no oversized or unstorable request reaches
+    # the idempotency store or a route.
+    app.add_middleware(RequestLimitsMiddleware, max_body_bytes=runtime.settings.max_request_bytes)
     app.add_middleware(RequestIdMiddleware)
     install_problem_handlers(app)
     routers = (
@@ -58,6 +64,7 @@ def create_app(runtime: Runtime, extra_checks: Mapping[str, ReadinessCheck] | No
     )
     for router in routers:
         label_permissions(router.routes)
+        document_problems(router.routes, auth_statuses)  # before including: FastAPI copies them
         app.include_router(router)
     app.include_router(console_router)  # pages, not API: outside the OpenAPI document
 
@@ -68,7 +75,11 @@ def create_app(runtime: Runtime, extra_checks: Mapping[str, ReadinessCheck] | No
     def check_queue() -> None:
         runtime.automation.pending()
 
-    checks: dict[str, ReadinessCheck] = {"database": check_database, "queue": check_queue}
+    checks: dict[str, ReadinessCheck] = {
+        "database": check_database,
+        "queue": check_queue,
+        "secrets": runtime.check_secrets,  # this process's key opens the installation's canary
+    }
     checks.update(extra_checks or {})
 
     @app.get("/healthz", tags=["health"], openapi_extra={PERMISSION_KEY: PUBLIC})
@@ -76,9 +87,15 @@ def create_app(runtime: Runtime, extra_checks: Mapping[str, ReadinessCheck] | No
         """The process answers; says nothing of what it depends on."""
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["health"], openapi_extra={PERMISSION_KEY: PUBLIC})
+    @app.get(
+        "/readyz",
+        tags=["health"],
+        openapi_extra={PERMISSION_KEY: PUBLIC},
+        responses={503: {"description": "something this process needs does not answer; `checks` says what"}},
+    )
     def readyz() -> JSONResponse:
-        """The database, the queue and the embedded storage answer; 503 names what does not.
+        """The database, the queue, the secret key (it opens the sealed canary) and the embedded storage
+        answer; 503 names what does not.
 
         ``providers`` gives each provider's last round trip (``loopback providers test``): ``ok`` or
         ``failing`` with its time, or ``unchecked``. It is read from the database, never made here,
@@ -114,6 +131,7 @@ def create_app(runtime: Runtime, extra_checks: Mapping[str, ReadinessCheck] | No
             status_code=200 if ready else 503,
         )
 
+    document_problems(app.routes, auth_statuses)  # the app's own: /healthz, /readyz
     return app
 
 
@@ -138,3 +156,18 @@ def label_permissions(routes: Iterable[BaseRoute]) -> None:
             name = _permission_of(route.dependant)
             if name is not None:
                 route.openapi_extra = {**(route.openapi_extra or {}), PERMISSION_KEY: name}
+
+
+def auth_statuses(route: APIRoute) -> set[int]:
+    """What a route's permission can answer: 401 and 429 for any token, 403 past the table, 404 for
+    an organization or project outside the caller's reach."""
+    name = (route.openapi_extra or {}).get(PERMISSION_KEY)
+    if name is None or name == PUBLIC:
+        return set()
+    scope = permission(name).scope
+    statuses = {401, 429}
+    if scope is not Scope.AUTHENTICATED:
+        statuses.add(403)
+    if scope in (Scope.ORGANIZATION, Scope.PROJECT):
+        statuses.add(404)
+    return statuses

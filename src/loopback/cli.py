@@ -58,9 +58,18 @@ def serve(
 
 @app.command()
 def worker(
-    threads: Annotated[int, typer.Option(help="worker threads")] = 4,
+    threads: Annotated[int, typer.Option(min=1, envvar="LOOPBACK_WORKER_THREADS", help="worker threads")] = 4,
 ) -> None:
-    """Run automation tasks and periodic jobs only, for installations with more than one machine."""
+    """Run automation tasks and periodic rounds only, for installations with more than one machine.
+
+    Reads the same LOOPBACK_* settings as `serve` (database, queue, secret key). Any number may run
+    at once: each periodic round runs once per period among them, and the buckets of a worker that
+    was killed midway are taken over by another within about 20 s.
+    """
+    import logging
+
+    from loopback.automation.queue import PROCESS
+    from loopback.kit.secrets import SecretKeyError
     from loopback.migrations import upgrade
     from loopback.runtime import Runtime
     from loopback.serve import configure_logging
@@ -70,7 +79,16 @@ def worker(
     upgrade(settings.resolved_database_url)
     runtime = Runtime.from_settings(settings)
     try:
-        runtime.automation.create_consumer(threads, embedded=False).run()
+        try:  # a worker on another key would fail every task that opens a secret: refuse to start
+            runtime.check_secrets()
+        except SecretKeyError as error:
+            logging.getLogger("loopback.worker").error("not starting: %s", error)
+            raise typer.Exit(1) from None
+        consumer = runtime.automation.create_consumer(threads, embedded=False)
+        logging.getLogger("loopback.worker").info(
+            "worker %s started: %d threads on queue %r", PROCESS, threads, settings.queue_name
+        )
+        consumer.run()
     finally:
         runtime.close()
 

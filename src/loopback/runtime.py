@@ -5,7 +5,11 @@ Built once from settings by ``serve``, ``worker`` and the tests; nothing here is
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
 
 from loopback.automation.queue import Automation, make_huey
 from loopback.automation.tasks import register_tasks
@@ -13,7 +17,8 @@ from loopback.buckets.service import BucketService
 from loopback.credentials.maintenance import BucketKeyReleases
 from loopback.credentials.service import CredentialService
 from loopback.kit.db import Database
-from loopback.kit.secrets import SecretStore, load_keys
+from loopback.kit.files import PRIVATE_FILE, create_private_file, make_private_dir
+from loopback.kit.secrets import SecretStore, load_keys, prove_secret_key
 from loopback.kit.settings import Settings
 from loopback.providers.service import ProviderService
 from loopback.tenancy.service import TenancyService
@@ -32,7 +37,7 @@ class Runtime:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        make_data_dir_private(settings)
         db = Database(settings.resolved_database_url)
         secrets = SecretStore(load_keys(settings))
         providers = ProviderService(secrets)
@@ -53,5 +58,44 @@ class Runtime:
             tenancy=TenancyService(live_resources=buckets.live_buckets),
         )
 
+    def check_secrets(self) -> None:
+        """Readiness: this process's key opens the installation's canary (sealing it on first start)."""
+        prove_secret_key(self.db, self.secrets)
+
     def close(self) -> None:
         self.db.dispose()
+
+
+SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
+
+
+def sqlite_files(settings: Settings) -> list[Path]:
+    """The SQLite files of this installation's database and queue, wherever they are configured."""
+    found: list[Path] = []
+    url = make_url(settings.resolved_database_url)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        found.append(Path(str(url.database)))
+    queue = settings.queue_url
+    if queue is None:
+        found.append(settings.data_dir / "queue.db")
+    elif queue.startswith("sqlite:///"):
+        found.append(Path(queue.removeprefix("sqlite:///")))
+    return found
+
+
+def make_data_dir_private(settings: Settings) -> None:
+    """The data directory 0700, and the SQLite files 0600, created before SQLite creates them 0644.
+
+    SQLite gives its ``-wal``, ``-shm`` and journal files the database file's mode; ones left by
+    an older start are made 0600 here too. A file whose directory does not exist is left to
+    SQLite, which reports it.
+    """
+    make_private_dir(settings.data_dir)
+    for path in sqlite_files(settings):
+        if not path.parent.is_dir():
+            continue
+        create_private_file(path)
+        for suffix in SQLITE_COMPANIONS:
+            companion = path.with_name(path.name + suffix)
+            if companion.exists():
+                os.chmod(companion, PRIVATE_FILE)

@@ -328,6 +328,8 @@ def same_answer(
         assert answer.status_code == 404, answer.text
         assert answer.headers["content-type"] == "application/problem+json"
     bodies = [answer.json() for answer in answers]
+    for answer, body in zip(answers, bodies, strict=True):
+        assert body.pop("request_id") == answer.headers["X-Request-ID"]  # each its own request's
     differing = [
         (mine, other)
         for mine, other in zip(existing.split("/"), missing.split("/"), strict=True)

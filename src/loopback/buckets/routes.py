@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
+from starlette.convertors import StringConvertor, register_url_convertor
 
 from loopback.buckets.models import BucketStatus
 from loopback.buckets.schemas import (
@@ -20,6 +21,7 @@ from loopback.buckets.schemas import (
     ProjectUsageOut,
 )
 from loopback.buckets.service import BucketFilters, BucketService
+from loopback.kit.openapi import problems
 from loopback.kit.services import from_state
 from loopback.tenancy.auth import (
     BucketsCreate,
@@ -33,6 +35,17 @@ from loopback.tenancy.auth import (
 BucketsDep = Annotated[BucketService, Depends(from_state("buckets"))]
 
 router = APIRouter(prefix="/v3/organizations/{org}/projects/{project}/buckets", tags=["buckets"])
+
+
+class BucketIdConvertor(StringConvertor):
+    """A bucket id in a path is never ``adopt`` or ``validate``: those paths are routes of their own,
+    so ``GET .../buckets/adopt`` answers 405 with ``Allow: POST``, as the document says."""
+
+    regex = r"(?!(?:adopt|validate)(?:/|$))[^/]+"
+
+
+register_url_convertor("bucket_id", BucketIdConvertor())
+ONE = "/{bucket_id:bucket_id}"
 
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=BucketOut)
@@ -61,7 +74,7 @@ def validate_bucket(
     )
 
 
-@router.post("/adopt", status_code=status.HTTP_201_CREATED, response_model=BucketOut)
+@router.post("/adopt", status_code=status.HTTP_201_CREATED, response_model=BucketOut, responses=problems(503))
 def adopt_bucket(
     body: BucketAdopt,
     scope: BucketsCreate,
@@ -96,13 +109,18 @@ def list_buckets(
     return BucketList(buckets=[BucketOut.of(v) for v in views], next_cursor=next_cursor)
 
 
-@router.get("/{bucket_id}", response_model=BucketOut)
+@router.get(ONE, response_model=BucketOut)
 def get_bucket(bucket_id: str, scope: BucketsRead, buckets: BucketsDep, session: DbSession) -> BucketOut:
     """One bucket with its status, endpoint and usage."""
     return BucketOut.of(buckets.get(session, scope, bucket_id))
 
 
-@router.delete("/{bucket_id}", status_code=status.HTTP_202_ACCEPTED, response_model=BucketOut)
+@router.delete(
+    ONE,
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=BucketOut,
+    responses=problems(409, 503, s409="the bucket holds objects (`object_count`), or is changing"),
+)
 def delete_bucket(
     bucket_id: str,
     scope: BucketsDelete,
@@ -120,7 +138,7 @@ def delete_bucket(
     return BucketOut.of(buckets.delete(session, scope, bucket_id, force, policy))
 
 
-@router.post("/{bucket_id}/replace", status_code=status.HTTP_202_ACCEPTED, response_model=BucketOut)
+@router.post(ONE + "/replace", status_code=status.HTTP_202_ACCEPTED, response_model=BucketOut)
 def replace_bucket(
     bucket_id: str,
     body: BucketReplace,
@@ -136,7 +154,7 @@ def replace_bucket(
     return BucketOut.of(view)
 
 
-@router.get("/{bucket_id}/events", response_model=BucketEventList)
+@router.get(ONE + "/events", response_model=BucketEventList)
 def list_bucket_events(
     bucket_id: str, scope: BucketsRead, buckets: BucketsDep, session: DbSession
 ) -> BucketEventList:
@@ -145,7 +163,7 @@ def list_bucket_events(
     return BucketEventList(events=[BucketEventOut.model_validate(e) for e in events])
 
 
-@router.post("/{bucket_id}/usage/refresh", status_code=status.HTTP_202_ACCEPTED, response_model=BucketOut)
+@router.post(ONE + "/usage/refresh", status_code=status.HTTP_202_ACCEPTED, response_model=BucketOut)
 def refresh_usage(bucket_id: str, scope: UsageRefresh, buckets: BucketsDep, session: DbSession) -> BucketOut:
     """Queue a usage sync of a ready bucket; `usage.last_synced_at` moves when it is done."""
     return BucketOut.of(buckets.request_usage_refresh(session, scope, bucket_id))

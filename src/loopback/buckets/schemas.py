@@ -4,24 +4,33 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from loopback.buckets.service import BucketView, ProjectUsage
+
+# The rules of buckets.naming the document can say: 3 to 63 characters, labels of lowercase
+# letters and digits (hyphens inside) joined by single dots. An IP address or a reserved prefix
+# or suffix is refused as well (422 naming the field).
+NAME_RULES: dict[str, JsonValue] = {
+    "minLength": 3,
+    "maxLength": 63,
+    "pattern": r"^[a-z0-9](?:-*[a-z0-9])*(?:\.[a-z0-9](?:-*[a-z0-9])*)*$",
+}
+NAME_DESCRIPTION = "S3 bucket name: 3-63 lowercase letters, digits, hyphens and dots"
+POLICY_RULES: dict[str, JsonValue] = {"enum": ["delete", "retain"]}
 
 
 class BucketCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(
-        description="S3 bucket name: 3-63 lowercase letters, digits, hyphens and dots",
-        max_length=255,
-    )
+    name: str = Field(description=NAME_DESCRIPTION, max_length=255, json_schema_extra=NAME_RULES)
     provider: str = Field(description="provider name, as GET /v3/regions lists it", max_length=63)
     region: str = Field(description="region code of that provider", max_length=63)
     deletion_policy: str = Field(
         default="delete",
         max_length=20,
         description="delete: deleting the record deletes the bucket; retain: it releases the record only",
+        json_schema_extra=POLICY_RULES,
     )
 
 
@@ -30,7 +39,12 @@ class BucketReplace(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, max_length=255)
+    name: str | None = Field(
+        default=None,
+        max_length=255,
+        description=NAME_DESCRIPTION,
+        json_schema_extra={"anyOf": [{"type": "string", **NAME_RULES}, {"type": "null"}]},
+    )
     provider: str | None = Field(default=None, max_length=63)
     region: str | None = Field(default=None, max_length=63)
 
@@ -38,7 +52,9 @@ class BucketReplace(BaseModel):
 class BucketAdopt(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(max_length=255, description="the bucket's name at the provider")
+    name: str = Field(
+        max_length=255, description="the bucket's name at the provider", json_schema_extra=NAME_RULES
+    )
     provider: str = Field(max_length=63)
     region: str = Field(max_length=63)
 

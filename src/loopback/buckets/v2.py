@@ -22,7 +22,9 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import Message, Receive, Scope, Send
 
 from loopback.buckets.routes import BucketsDep
+from loopback.buckets.schemas import NAME_DESCRIPTION, NAME_RULES
 from loopback.buckets.service import BucketFilters, BucketView
+from loopback.kit.openapi import problems
 from loopback.tenancy.auth import BucketsCreate, BucketsDelete, BucketsRead, DbSession
 
 PREFIX = "/v2/organizations/{org}/projects/{project}/buckets"
@@ -106,9 +108,7 @@ class BucketV2(BaseModel):
 class BucketV2Create(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(
-        description="S3 bucket name: 3-63 lowercase letters, digits, hyphens and dots", max_length=255
-    )
+    name: str = Field(description=NAME_DESCRIPTION, max_length=255, json_schema_extra=NAME_RULES)
     provider: str = Field(description="provider name, as GET /v3/regions lists it", max_length=63)
     region: str = Field(description="region code of that provider", max_length=63)
 
@@ -180,7 +180,7 @@ def get_bucket_v2(bucket_id: str, scope: BucketsRead, buckets: BucketsDep, sessi
     "/{bucket_id}",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=BucketV2,
-    responses=_documented(202),
+    responses={**_documented(202), **problems(409, 503, s409="the bucket holds objects, or is changing")},
 )
 def delete_bucket_v2(
     bucket_id: str, scope: BucketsDelete, buckets: BucketsDep, session: DbSession

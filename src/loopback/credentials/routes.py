@@ -25,6 +25,7 @@ from loopback.credentials.schemas import (
     handover,
 )
 from loopback.credentials.service import CredentialService, CredentialView
+from loopback.kit.openapi import problems
 from loopback.kit.services import from_state
 from loopback.tenancy.auth import (
     CredentialsIssue,
@@ -44,14 +45,16 @@ FormatParam = Annotated[
 ]
 LimitParam = Annotated[int, Query(ge=1, le=500)]
 CursorParam = Annotated[str | None, Query(max_length=40)]
+AT_PROVIDER = problems(502, 503)  # every change of a key is made at the provider while the caller waits
 HANDOVER_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **AT_PROVIDER,
     201: {
         "content": {
             "text/plain": {"schema": {"type": "string"}},
             "application/yaml": {"schema": {"type": "string"}},
         },
         "description": "the key; with ?format= as that tool's file",
-    }
+    },
 }
 
 
@@ -117,7 +120,11 @@ def get_credential(
     return CredentialOut.of(credentials.get(session, scope, credential_id))
 
 
-@router.patch("/credentials/{credential_id}", response_model=CredentialOut)
+@router.patch(
+    "/credentials/{credential_id}",
+    response_model=CredentialOut,
+    responses={**AT_PROVIDER, **problems(409, s409="only an active key changes")},
+)
 def update_credential(
     credential_id: str,
     body: CredentialUpdate,
@@ -153,7 +160,7 @@ def rotate_credential(
     return _answer(view, secret, fmt, location, response)
 
 
-@router.delete("/credentials/{credential_id}", response_model=CredentialOut)
+@router.delete("/credentials/{credential_id}", response_model=CredentialOut, responses=AT_PROVIDER)
 def revoke_credential(
     credential_id: str, scope: CredentialsRevoke, credentials: CredentialsDep, session: DbSession
 ) -> CredentialOut:
@@ -203,7 +210,9 @@ def list_bucket_credentials(
     return _listing(*credentials.page(session, scope, limit, cursor, bucket_id=bucket_id))
 
 
-@router.delete("/buckets/{bucket_id}/credentials/{credential_id}", response_model=CredentialOut)
+@router.delete(
+    "/buckets/{bucket_id}/credentials/{credential_id}", response_model=CredentialOut, responses=AT_PROVIDER
+)
 def revoke_bucket_credential(
     bucket_id: str,
     credential_id: str,

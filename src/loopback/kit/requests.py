@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import re
 import secrets
+from contextvars import ContextVar
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _ACCEPTABLE = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
+# The id of the request being answered, for the problem documents built below the middleware
+# (kit.errors, the idempotency and limits middlewares) without passing it through every call.
+_current_request_id: ContextVar[str | None] = ContextVar("loopback_request_id", default=None)
+
+
+def current_request_id() -> str | None:
+    """The id of the request this code is answering, or None outside a request."""
+    return _current_request_id.get()
 
 
 def request_id_of(scope: Scope) -> str | None:
@@ -31,10 +40,14 @@ class RequestIdMiddleware:
         given = dict(scope["headers"]).get(REQUEST_ID_HEADER.lower().encode(), b"").decode("latin-1")
         request_id = given if _ACCEPTABLE.match(given) else "req_" + secrets.token_hex(12)
         scope.setdefault("state", {})["request_id"] = request_id
+        token = _current_request_id.set(request_id)
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
             await send(message)
 
-        await self.app(scope, receive, send_with_id)
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            _current_request_id.reset(token)

@@ -37,6 +37,11 @@ class Settings(BaseSettings):
         description="base URL clients reach the API at; derived from host and port when unset",
     )
 
+    max_request_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="the largest request body accepted; a larger one answers 413 before it is read",
+    )
     auth_failures_per_minute: int = Field(
         default=20, ge=1, description="failed authentications per client address before 429"
     )
@@ -57,6 +62,12 @@ class Settings(BaseSettings):
 
     workers: int = Field(default=2, ge=0, description="automation worker threads inside `serve`; 0 runs none")
     resync_minutes: int = Field(default=1, ge=1, le=59, description="how often the periodic resync runs")
+    resync_seconds: int | None = Field(
+        default=None,
+        ge=1,
+        le=3600,
+        description="the resync's period in seconds, in place of resync_minutes (drills, tests)",
+    )
     drift_minutes: int = Field(
         default=10,
         ge=1,

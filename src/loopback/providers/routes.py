@@ -20,6 +20,7 @@ from loopback.providers import registry
 from loopback.providers.check import CheckResult
 from loopback.providers.queries import ProviderView
 from loopback.providers.schemas import (
+    FAMILY_NAMES,
     CapabilitiesOut,
     CheckOut,
     CheckStepOut,
@@ -81,7 +82,13 @@ def list_regions(
     session: DbSession,
     _principal: RegionsRead,
     provider: Annotated[str | None, Query(description="only this provider's regions")] = None,
-    family: Annotated[str | None, Query(description="only providers of this family (s3, ionos, ...)")] = None,
+    family: Annotated[
+        str | None,
+        Query(
+            description="only providers of this family (s3, ionos, ...)",
+            json_schema_extra={"anyOf": [{"type": "string", "enum": FAMILY_NAMES}, {"type": "null"}]},
+        ),
+    ] = None,
 ) -> RegionList:
     """Every enabled region of every enabled provider, ordered for a picker: by the provider's display
     name, then country, then region name. A disabled provider or region is not listed."""

@@ -15,9 +15,10 @@ from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, SecretStr, field_validator
 
 from loopback.kit.errors import FieldProblem
+from loopback.providers import registry
 from loopback.providers.base import Capabilities
 
 NAME_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
@@ -27,6 +28,8 @@ COUNTRY_PATTERN = r"^[A-Z]{2}$"
 # Kept by Loopback inside ``settings``; set through ``secrets``, ``slots`` and ``regions`` instead.
 RESERVED_SETTINGS = {"secret_refs": "secrets", "slots": "slots", "endpoints": "regions[].endpoint"}
 ISOLATION_MODES = ("project", "organization")
+# The built-in families, for the document; the configuration checks the registry itself.
+FAMILY_NAMES: list[JsonValue] = list(registry.FAMILIES)
 
 
 def mask(key: str | None) -> str | None:
@@ -104,7 +107,9 @@ class RegionIn(BaseModel):
     )
     endpoint: str | None = Field(default=None, max_length=500, description="the S3 endpoint URL")
     country: str | None = Field(default=None, pattern=COUNTRY_PATTERN, description="ISO 3166-1 alpha-2")
-    enabled: bool | None = Field(default=None, description="new buckets may go here; true when new")
+    enabled: bool | None = Field(
+        default=None, strict=True, description="new buckets may go here; true when new"
+    )
 
     @field_validator("endpoint")
     @classmethod
@@ -128,7 +133,7 @@ class ProviderFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     display_name: str | None = Field(default=None, min_length=1, max_length=200)
-    enabled: bool | None = None
+    enabled: bool | None = Field(default=None, strict=True, description="false: takes no new buckets")
     access_key_id: str | None = Field(
         default=None, min_length=1, max_length=128, description="the service S3 key's id"
     )
@@ -152,7 +157,9 @@ class ProviderCreate(ProviderFields):
     """A new provider. Secrets go to the secret store; answers show a reference and a masked id."""
 
     name: str = Field(max_length=63, pattern=NAME_PATTERN, description="used by tenants to pick it")
-    family: str = Field(max_length=20, description="s3, ionos or hetzner")
+    family: str = Field(
+        max_length=20, description="s3, ionos or hetzner", json_schema_extra={"enum": FAMILY_NAMES}
+    )
     secrets: dict[str, SecretStr] | None = Field(
         default=None, description="named secrets the family needs, e.g. ionos `api_token`"
     )

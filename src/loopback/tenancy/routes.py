@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
+from loopback.kit.openapi import problems
 from loopback.kit.services import from_state
 from loopback.tenancy import audit
 from loopback.tenancy.auth import (
@@ -136,7 +137,12 @@ def rename_organization(
     return OrganizationOut.of(tenancy.rename_organization(session, scope, body.name), scope.role)
 
 
-@router.delete(ORG, response_model=OrganizationOut, tags=["organizations"])
+@router.delete(
+    ORG,
+    response_model=OrganizationOut,
+    tags=["organizations"],
+    responses=problems(409, s409="the organization still has live buckets"),
+)
 def delete_organization(
     scope: OrganizationDelete, tenancy: TenancyDep, session: DbSession
 ) -> OrganizationOut:
@@ -177,7 +183,12 @@ def rename_project(
     return ProjectOut.of(tenancy.rename_project(session, scope, body.name), scope.organization_slug)
 
 
-@router.delete(ORG + "/projects/{project}", response_model=ProjectOut, tags=["projects"])
+@router.delete(
+    ORG + "/projects/{project}",
+    response_model=ProjectOut,
+    tags=["projects"],
+    responses=problems(409, s409="the project still has live buckets"),
+)
 def delete_project(scope: ProjectsManage, tenancy: TenancyDep, session: DbSession) -> ProjectOut:
     """Delete a project with no live buckets (409 otherwise); its project tokens stop working."""
     return ProjectOut.of(tenancy.delete_project(session, scope), scope.organization_slug)
@@ -197,7 +208,12 @@ def add_member(body: MemberAdd, scope: MembersManage, tenancy: TenancyDep, sessi
     return MemberOut.of(tenancy.add_member(session, scope, body.email, body.role))
 
 
-@router.patch(ORG + "/members/{member}", response_model=MemberOut, tags=["members"])
+@router.patch(
+    ORG + "/members/{member}",
+    response_model=MemberOut,
+    tags=["members"],
+    responses=problems(409, s409="the last owner cannot be demoted"),
+)
 def change_member_role(
     member: str, body: RoleChange, scope: MembersManage, tenancy: TenancyDep, session: DbSession
 ) -> MemberOut:
@@ -205,7 +221,12 @@ def change_member_role(
     return MemberOut.of(tenancy.change_role(session, scope, member, body.role))
 
 
-@router.delete(ORG + "/members/{member}", response_model=MemberOut, tags=["members"])
+@router.delete(
+    ORG + "/members/{member}",
+    response_model=MemberOut,
+    tags=["members"],
+    responses=problems(409, s409="the last owner cannot be removed"),
+)
 def remove_member(member: str, scope: MembersManage, tenancy: TenancyDep, session: DbSession) -> MemberOut:
     """Remove a member and revoke their project tokens here; the last owner cannot be removed."""
     return MemberOut.of(tenancy.remove_member(session, scope, member))

@@ -2,21 +2,46 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue
+from pydantic_core import PydanticCustomError
 
 from loopback.tenancy.models import ApiToken, AuditEvent, Organization, Project
+from loopback.tenancy.permissions import TENANT_ROLES
+from loopback.tenancy.rules import slug_problems
 from loopback.tenancy.service import MemberView
 
-SLUG_FIELD = Field(max_length=63, description="lowercase letters, digits and hyphens; used in paths")
-NAME_FIELD = Field(default=None, min_length=1, max_length=200, description="display name")
+# The rules of tenancy.rules, written into the OpenAPI document so clients see them up front.
+SLUG_PATTERN = r"^[a-z](?:-?[a-z0-9])+$"
+EMAIL_PATTERN = r"^\s*[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+\s*$"
+ROLES: list[JsonValue] = [role.value for role in TENANT_ROLES]
 ROLE_DESCRIPTION = "owner, admin, member, viewer or billing"
+
+
+def _whole_slug(value: str) -> str:
+    # rules.SLUG ends in `$`, which lets "demo\n" through; a slug is checked whole here.
+    if value.endswith("\n") or not re.fullmatch(SLUG_PATTERN, value):
+        problems = slug_problems("slug", value) or slug_problems("slug", "")
+        raise PydanticCustomError("slug", problems[0].detail)
+    return value
+
+
+Slug = Annotated[str, AfterValidator(_whole_slug)]
+SLUG_FIELD = Field(
+    max_length=63,
+    description="3 to 63 lowercase letters, digits and single hyphens, starting with a letter and "
+    "ending with a letter or digit; used in paths",
+    json_schema_extra={"minLength": 3, "pattern": SLUG_PATTERN},
+)
+NAME_FIELD = Field(default=None, min_length=1, max_length=200, description="display name")
 
 
 class OrganizationCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    slug: str = SLUG_FIELD
+    slug: Slug = SLUG_FIELD
     name: str | None = NAME_FIELD
 
 
@@ -61,7 +86,7 @@ class UserOut(BaseModel):
 
 class ProjectCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    slug: str = SLUG_FIELD
+    slug: Slug = SLUG_FIELD
     name: str | None = NAME_FIELD
 
 
@@ -91,13 +116,17 @@ class ProjectList(BaseModel):
 
 class MemberAdd(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    email: str = Field(max_length=320)
-    role: str = Field(max_length=20, description=ROLE_DESCRIPTION)
+    email: str = Field(
+        max_length=320,
+        description="an email address such as ada@example.com",
+        json_schema_extra={"pattern": EMAIL_PATTERN},
+    )
+    role: str = Field(max_length=20, description=ROLE_DESCRIPTION, json_schema_extra={"enum": ROLES})
 
 
 class RoleChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    role: str = Field(max_length=20, description=ROLE_DESCRIPTION)
+    role: str = Field(max_length=20, description=ROLE_DESCRIPTION, json_schema_extra={"enum": ROLES})
 
 
 class MemberOut(BaseModel):
@@ -121,7 +150,10 @@ class PersonalTokenCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=200)
     role_cap: str | None = Field(
-        default=None, max_length=20, description="at most this role; " + ROLE_DESCRIPTION
+        default=None,
+        max_length=20,
+        description="at most this role; " + ROLE_DESCRIPTION,
+        json_schema_extra={"anyOf": [{"type": "string", "enum": ROLES}, {"type": "null"}]},
     )
     expires_in_days: int | None = Field(default=None, ge=1, le=3650, description="none: until revoked")
 
@@ -130,7 +162,11 @@ class ProjectTokenCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=200)
     project: str = Field(max_length=63, description="the project slug the token acts in")
-    role_cap: str = Field(max_length=20, description="the token's role in that project; " + ROLE_DESCRIPTION)
+    role_cap: str = Field(
+        max_length=20,
+        description="the token's role in that project; " + ROLE_DESCRIPTION,
+        json_schema_extra={"enum": ROLES},
+    )
     expires_in_days: int | None = Field(default=None, ge=1, le=3650, description="none: until revoked")
 
 
