@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from fastapi.testclient import TestClient
@@ -24,16 +25,19 @@ from starlette.types import Receive, Scope, Send
 
 from loopback.app import create_app
 from loopback.buckets.models import Bucket
+from loopback.kit import idempotency
 from loopback.kit.clock import utcnow
 from loopback.kit.db import Database
 from loopback.kit.idempotency import (
     DONE,
+    LEASE,
     RUNNING,
-    IdempotencyMiddleware,
+    IdempotencyStore,
     IdempotentRequest,
     caller_of,
     fingerprint_of,
 )
+from loopback.kit.idempotency_middleware import IdempotencyMiddleware
 from loopback.kit.ids import new_id
 from loopback.runtime import Runtime
 from loopback.tenancy.models import Organization
@@ -91,6 +95,7 @@ def add_record(database: Database, key: str, fingerprint: str, **fields: Any) ->
         "state": RUNNING,
         "created_at": now,
         "expires_at": now + timedelta(hours=24),
+        "lease_expires_at": now + LEASE,  # a live process renewing it
         **fields,
     }
     with database.session() as session:
@@ -227,6 +232,7 @@ def test_while_the_first_request_runs_the_same_key_is_a_409(client: TestClient, 
     assert busy.status_code == 409
     assert busy.headers["content-type"] == "application/problem+json"
     assert "still running" in busy.json()["detail"]
+    assert "renewed its claim 0 s ago" in busy.json()["detail"]
     assert busy.headers["retry-after"] == "1"
 
     other_body = post(client, payload(unique_bucket_name("idem")), "in-flight")
@@ -236,13 +242,17 @@ def test_while_the_first_request_runs_the_same_key_is_a_409(client: TestClient, 
     assert [r.state for r in records(runtime.db)] == [RUNNING]
 
 
-def test_a_running_record_left_by_a_dead_process_frees_its_key(client: TestClient, runtime: Runtime) -> None:
+def test_a_running_record_whose_lease_lapsed_seconds_ago_frees_its_key(
+    client: TestClient, runtime: Runtime
+) -> None:
     name = unique_bucket_name("idem")
-    long_ago = utcnow() - timedelta(minutes=6)
-    add_record(runtime.db, "orphan", fingerprint_of("POST", BUCKETS, b"", payload(name)), created_at=long_ago)
+    fingerprint = fingerprint_of("POST", BUCKETS, b"", payload(name))
+    lapsed = utcnow() - timedelta(seconds=1)  # not five minutes: one lease unrenewed is enough
+    add_record(runtime.db, "orphan", fingerprint, created_at=lapsed - LEASE, lease_expires_at=lapsed)
     answer = post(client, payload(name), "orphan")
-    assert answer.status_code == 202, answer.text
+    assert answer.status_code == 202, answer.text  # its process died before committing: run it now
     assert "idempotent-replayed" not in answer.headers
+    assert rows_named(runtime, name) == 1
 
 
 def test_kept_answers_are_encrypted_and_replayed_only_to_a_live_token(
@@ -308,6 +318,7 @@ class Scripted:
         self.status = 201
         self.chunks = [b'{"a":', b"1}"]
         self.fail = False
+        self.delay = 0.0
         self.bodies: list[bytes] = []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -317,6 +328,7 @@ class Scripted:
         assert message["more_body"] is False
         if self.fail:
             raise RuntimeError("the app broke")
+        await anyio.sleep(self.delay)
         headers = [(b"content-type", b"application/json"), (b"x-request-id", b"req_from-the-app")]
         await send({"type": "http.response.start", "status": self.status, "headers": headers})
         for number, chunk in enumerate(self.chunks):
@@ -384,6 +396,94 @@ def test_the_query_string_is_part_of_the_request(
     other = test_client.post("/things?force=true", content=b"x", headers=headers)
     assert other.status_code == 422
     assert problem_fields(other) == ["Idempotency-Key"]
+
+
+def test_a_request_longer_than_its_lease_keeps_its_key_by_renewing_it(
+    scripted: tuple[Scripted, TestClient], runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(idempotency, "LEASE", timedelta(seconds=0.6))
+    monkeypatch.setattr(idempotency, "RENEW_EVERY", timedelta(seconds=0.15))
+    app, test_client = scripted
+    app.delay = 2.0  # more than three leases
+    headers = {"Idempotency-Key": "slow"}
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        first = pool.submit(test_client.post, "/things", content=b"x", headers=headers)
+        time.sleep(1.5)
+        busy = test_client.post("/things", content=b"x", headers=headers)
+        assert first.result().status_code == 201
+    assert busy.status_code == 409, busy.text
+    assert "still running" in busy.json()["detail"]
+    assert app.calls == 1
+
+
+async def die_after_the_app(
+    self: IdempotencyMiddleware, record_id: str, status: int, headers: list[list[str]], body: bytes
+) -> None:
+    """Where a process killed once the app has answered stops: nothing after is written.
+
+    The app has committed and sent its answer's start; the answer is neither kept nor sent whole,
+    and the request's end cancels the lease renewal, as the kill does.
+    """
+    raise RuntimeError("the process died")
+
+
+def test_a_create_whose_answer_was_lost_after_its_commit_replays_its_202(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(idempotency, "LEASE", timedelta(seconds=1))
+    monkeypatch.setattr(IdempotencyMiddleware, "_settle", die_after_the_app)
+    monkeypatch.setattr(IdempotencyStore, "release", lambda self, record_id: None)  # nor is anything freed
+    name = unique_bucket_name("lost")
+    with TestClient(create_app(runtime), headers=OPERATOR_HEADERS, raise_server_exceptions=False) as dying:
+        cut = post(dying, payload(name), "lost-answer")
+        assert cut.content == b""  # its status line went out; its answer never did
+    monkeypatch.undo()
+    [record] = records(runtime.db)
+    assert (record.state, record.status_code, record.committed_status) == (RUNNING, None, 202)
+    with runtime.db.session() as session:
+        bucket_id = session.scalars(select(Bucket.id).where(Bucket.name == name)).one()
+
+    with TestClient(create_app(runtime), headers=OPERATOR_HEADERS) as client:
+        busy = post(client, payload(name), "lost-answer")
+        assert busy.status_code == 409, busy.text  # the lease has not lapsed yet
+        assert "its change is committed" in busy.json()["detail"]
+        time.sleep(1.5)  # the dead process's one-second lease lapses
+        again = post(client, payload(name), "lost-answer")
+        assert again.status_code == 202, again.text
+        assert again.headers["idempotent-replayed"] == "true"
+        assert again.json()["id"] == bucket_id
+        assert again.json()["name"] == name
+        assert again.headers["location"] == f"{BUCKETS}/{bucket_id}"
+        kept = post(client, payload(name), "lost-answer")  # kept from now on, as any answer
+        assert (kept.status_code, kept.json()) == (202, again.json())
+        assert listed_named(client, name) == 1
+    assert rows_named(runtime, name) == 1
+    [record] = records(runtime.db)
+    assert (record.state, record.status_code) == (DONE, 202)
+
+
+def test_a_lost_answer_that_cannot_be_read_back_says_what_happened(
+    client: TestClient, runtime: Runtime
+) -> None:
+    body = json.dumps({"name": "lost-token"}).encode()
+    lapsed = utcnow() - timedelta(seconds=1)
+    fingerprint = fingerprint_of("POST", "/v3/user/tokens", b"", body)
+    add_record(
+        runtime.db,
+        "minted",
+        fingerprint,
+        lease_expires_at=lapsed,
+        committed_status=201,
+        read_back={"model": None, "paths": []},
+    )
+    answer = client.post(
+        "/v3/user/tokens",
+        content=body,
+        headers={"Idempotency-Key": "minted", "Content-Type": "application/json"},
+    )
+    assert answer.status_code == 409, answer.text
+    assert "carried out (its change is committed)" in answer.json()["detail"]
+    assert "process stopped before answering" in answer.json()["detail"]
 
 
 # Fifty callers at once, over real HTTP

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import Dialect
@@ -61,6 +62,63 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+class CommitObserver(Protocol):
+    """Told what a unit of work inserts and when it commits, inside the block that observes it.
+
+    The idempotency middleware is one: it writes its record's reference to what a request made
+    into the very transaction that makes it (``kit.idempotency``).
+    """
+
+    def flushed(self, session: Session) -> None: ...
+
+    def committing(self, session: Session) -> None: ...
+
+    def rolled_back(self, session: Session) -> None: ...
+
+
+# Set by a request's middleware; worker threads the request starts (anyio) see it too.
+_observer: ContextVar[CommitObserver | None] = ContextVar("commit_observer", default=None)
+
+
+@contextmanager
+def observing_commits(observer: CommitObserver | None) -> Iterator[None]:
+    """Every session's flushes and commits inside this block (this task, its threads) reach ``observer``."""
+    token = _observer.set(observer)
+    try:
+        yield
+    finally:
+        _observer.reset(token)
+
+
+def bookkeeping() -> AbstractContextManager[None]:
+    """Commits that keep a request's books, not the change it asked for: no observer sees them.
+
+    A token's last use, a refusal's audit event, the idempotency record itself.
+    """
+    return observing_commits(None)
+
+
+@event.listens_for(Session, "after_flush")
+def _after_flush(session: Session, _context: Any) -> None:
+    observer = _observer.get()
+    if observer is not None:
+        observer.flushed(session)  # new, dirty and deleted still say what this flush wrote
+
+
+@event.listens_for(Session, "before_commit")
+def _before_commit(session: Session) -> None:
+    observer = _observer.get()
+    if observer is not None:
+        observer.committing(session)
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    observer = _observer.get()
+    if observer is not None:
+        observer.rolled_back(session)
 
 
 class UncommittedChange(RuntimeError):

@@ -5,27 +5,45 @@ callers never see each other's answers. Kept answers are encrypted at rest (some
 shown once, such as an issued credential), and a replay goes only to a caller whose token still
 authenticates. A client that lost an answer (a timeout, a dropped
 connection) retries with the same key and gets the first answer instead of a second action.
+
+Two things survive the process dying mid-request. The service's own commit writes, in the same
+transaction as the change, where the change can be read back (``read_back``) and the status
+the route answers (``committed_status``), so a retry of a create whose answer was lost replays it
+by reading the resource again. And a running request renews a short lease on its record; a lease
+that lapses means its process is gone, and the key is free again in seconds.
+
+This module holds the records and their store; the middleware that uses them is
+``kit.idempotency_middleware``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol, cast
 
-import anyio
-import anyio.to_thread
-from sqlalchemy import JSON, Integer, LargeBinary, String, UniqueConstraint, delete, select, update
+from sqlalchemy import (
+    JSON,
+    CursorResult,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+    and_,
+    delete,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, mapped_column
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from loopback.kit.clock import utcnow
-from loopback.kit.db import Base, Database
-from loopback.kit.errors import Conflict, Invalid, problem_response
+from loopback.kit.db import Base, Database, bookkeeping
 from loopback.kit.ids import new_id
 from loopback.kit.requests import REQUEST_ID_HEADER
 
@@ -35,8 +53,11 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 MAX_KEY_LENGTH = 255
 RETENTION = timedelta(hours=24)
-# A request still "running" after this was cut off (its process died): its key is free again.
-ABANDONED_AFTER = timedelta(minutes=5)
+# A running request renews its lease this often; one not renewed for LEASE was cut off (its process died).
+LEASE = timedelta(seconds=8)
+RENEW_EVERY = timedelta(seconds=2)
+# At most this many places a committed change may be read back from.
+MAX_RESOURCE_PATHS = 16
 SWEEP_BATCH = 20
 RUNNING = "running"
 DONE = "done"
@@ -70,6 +91,20 @@ class IdempotentRequest(Base):
     body: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(index=True)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(
+        default=None, doc="while running: until when its process holds the key unless it renews"
+    )
+    committed_status: Mapped[int | None] = mapped_column(
+        Integer, default=None, doc="the route's status, written in the transaction of the change"
+    )
+    read_back: Mapped[dict[str, Any] | None] = mapped_column(
+        JSON, default=None, doc="the response model and GET paths the committed change reads back from"
+    )
+
+
+def lease_lapsed(record: IdempotentRequest, now: datetime) -> bool:
+    """Whether a running record's process stopped renewing it: it died, or never renewed (older rows)."""
+    return record.state == RUNNING and (record.lease_expires_at is None or record.lease_expires_at <= now)
 
 
 def caller_of(authorization: str) -> str:
@@ -116,13 +151,21 @@ class IdempotencyStore:
     def __init__(self, database: Database) -> None:
         self.database = database
 
+    @contextmanager
+    def _session(self) -> Iterator[Session]:
+        # The record's own writes are the request's bookkeeping, never the change it answers.
+        with bookkeeping(), self.database.session() as session:
+            yield session
+
     def claim(self, caller: str, key: str, fingerprint: str) -> Claimed | Taken | Contended:
         """Insert the running record, or return who holds the key.
 
         The unique constraint on (caller, key) decides between concurrent requests: the loser's
-        insert fails, and it reads the winner's record. An expired record is deleted and the
-        insert tried again; a record that disappears between the two (its answer was not kept)
-        is tried again too.
+        insert fails, and it reads the winner's record. An expired record, or one whose process
+        stopped renewing it before committing anything, is deleted and the insert tried again; a
+        record that disappears between the two (its answer was not kept) is tried again too. The
+        delete re-checks that the record is still uncommitted and unrenewed, so a commit that
+        lands meanwhile keeps its record (and is replayed) rather than being run a second time.
         """
         for _ in range(3):
             now = utcnow()
@@ -134,9 +177,10 @@ class IdempotencyStore:
                 state=RUNNING,
                 created_at=now,
                 expires_at=now + RETENTION,
+                lease_expires_at=now + LEASE,
             )
             try:
-                with self.database.session() as session:
+                with self._session() as session:
                     session.add(record)
                     session.flush()
             except IntegrityError:
@@ -144,7 +188,7 @@ class IdempotencyStore:
             else:
                 self._sweep()
                 return Claimed(record.id)
-            with self.database.session() as session:
+            with self._session() as session:
                 held = session.scalar(
                     select(IdempotentRequest).where(
                         IdempotentRequest.caller == caller, IdempotentRequest.key == key
@@ -152,18 +196,45 @@ class IdempotencyStore:
                 )
                 if held is None:
                     continue
-                abandoned = held.state == RUNNING and held.created_at <= now - ABANDONED_AFTER
+                abandoned = lease_lapsed(held, now) and held.committed_status is None
                 if held.expires_at > now and not abandoned:
                     return Taken(held)
+                if abandoned:
+                    log.warning(
+                        "idempotency record %s was abandoned (its lease lapsed at %s, nothing committed); "
+                        "running its request again",
+                        held.id,
+                        held.lease_expires_at,
+                    )
+                lapsed = or_(
+                    IdempotentRequest.lease_expires_at.is_(None), IdempotentRequest.lease_expires_at <= now
+                )
                 session.execute(
                     delete(IdempotentRequest).where(
-                        IdempotentRequest.id == held.id, IdempotentRequest.created_at == held.created_at
+                        IdempotentRequest.id == held.id,
+                        or_(
+                            IdempotentRequest.expires_at <= now,
+                            and_(
+                                IdempotentRequest.state == RUNNING,
+                                IdempotentRequest.committed_status.is_(None),
+                                lapsed,
+                            ),
+                        ),
                     )
                 )
         return Contended()
 
+    def renew(self, record_id: str) -> None:
+        """Extend a running request's lease: its process is alive and still working on it."""
+        with self._session() as session:
+            session.execute(
+                update(IdempotentRequest)
+                .where(IdempotentRequest.id == record_id, IdempotentRequest.state == RUNNING)
+                .values(lease_expires_at=utcnow() + LEASE)
+            )
+
     def finish(self, record_id: str, status: int, headers: list[list[str]], body: bytes) -> None:
-        with self.database.session() as session:
+        with self._session() as session:
             session.execute(
                 update(IdempotentRequest)
                 .where(IdempotentRequest.id == record_id)
@@ -171,15 +242,27 @@ class IdempotencyStore:
             )
 
     def release(self, record_id: str) -> None:
-        """Forget the request, so the same key can be used again."""
-        with self.database.session() as session:
-            session.execute(delete(IdempotentRequest).where(IdempotentRequest.id == record_id))
+        """Forget a request that changed nothing, so the same key can be used again.
+
+        One whose change committed stays, done without an answer: a retry reads the change back
+        instead of making it twice.
+        """
+        with self._session() as session:
+            deleted = session.execute(
+                delete(IdempotentRequest).where(
+                    IdempotentRequest.id == record_id, IdempotentRequest.committed_status.is_(None)
+                )
+            )
+            if cast(CursorResult[Any], deleted).rowcount == 0:
+                session.execute(
+                    update(IdempotentRequest).where(IdempotentRequest.id == record_id).values(state=DONE)
+                )
 
     def _sweep(self) -> None:
         # Opportunistic: a few expired rows per new record keep the table small without a job.
         # SKIP LOCKED (PostgreSQL; SQLite ignores it) keeps concurrent sweeps from waiting on each other.
         try:
-            with self.database.session() as session:
+            with self._session() as session:
                 expired = session.scalars(
                     select(IdempotentRequest.id)
                     .where(IdempotentRequest.expires_at <= utcnow())
@@ -191,170 +274,3 @@ class IdempotencyStore:
                     session.execute(delete(IdempotentRequest).where(IdempotentRequest.id.in_(expired)))
         except Exception:
             log.warning("could not delete expired idempotency records", exc_info=True)
-
-
-class IdempotencyMiddleware:
-    """Replays the first answer to a POST repeated with the same ``Idempotency-Key`` by the same caller.
-
-    Pure ASGI, so the response streams through unchanged while it is captured; the database
-    work runs in worker threads, off the event loop.
-    """
-
-    def __init__(
-        self,
-        app: ASGIApp,
-        database: Database,
-        cipher: BodyCipher,
-        authenticates: Callable[[str], bool],
-    ) -> None:
-        self.app = app
-        self.store = IdempotencyStore(database)
-        self.cipher = cipher
-        self.authenticates = authenticates
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST":
-            await self.app(scope, receive, send)
-            return
-        headers = dict(scope["headers"])
-        raw_key = headers.get(IDEMPOTENCY_HEADER.lower().encode())
-        authorization = headers.get(b"authorization")
-        if raw_key is None or authorization is None:
-            # Without a caller there is no one to scope the key to; the request fails auth anyway.
-            await self.app(scope, receive, send)
-            return
-        key = raw_key.decode("latin-1")
-        if not key.strip() or len(key) > MAX_KEY_LENGTH:
-            detail = f"must be 1 to {MAX_KEY_LENGTH} characters"
-            await self._invalid_key(scope, receive, send, detail)
-            return
-
-        body = await _read_body(receive)
-        if body is None:
-            return  # the client left before sending its request
-        caller = caller_of(authorization.decode("latin-1"))
-        fingerprint = fingerprint_of(scope["method"], scope["path"], scope.get("query_string", b""), body)
-        claim = await anyio.to_thread.run_sync(self.store.claim, caller, key, fingerprint)
-
-        if isinstance(claim, Claimed):
-            await self._run(scope, receive, send, body, claim.record_id)
-        elif isinstance(claim, Contended):
-            await self._still_running(scope, receive, send)
-        elif claim.record.fingerprint != fingerprint:
-            detail = "was used for another request (method, path or body); use a new key for a new request"
-            await self._invalid_key(scope, receive, send, detail)
-        elif claim.record.state == RUNNING:
-            await self._still_running(scope, receive, send)
-        elif not await anyio.to_thread.run_sync(self.authenticates, authorization.decode("latin-1")):
-            await self._pass_through(scope, receive, send, body)  # revoked meanwhile: the app answers 401
-        else:
-            await _replay(claim.record, self.cipher.decrypt(claim.record.body or b""), send)
-
-    async def _run(self, scope: Scope, receive: Receive, send: Send, body: bytes, record_id: str) -> None:
-        """Call the app with the body read already, capture its answer, keep it or let the key go."""
-        replayed = False
-
-        async def replay_body() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()  # the disconnect, when it comes
-
-        status = 0
-        kept_headers: list[list[str]] = []
-        chunks: list[bytes] = []
-        settled = False
-
-        async def capture(message: Message) -> None:
-            nonlocal status, kept_headers, settled
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-                kept_headers = [
-                    [name.decode("latin-1"), value.decode("latin-1")]
-                    for name, value in message.get("headers", [])
-                    if name.decode("latin-1").lower() not in NOT_REPLAYED
-                ]
-            elif message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
-                if not message.get("more_body", False):
-                    # Settle before the client sees the end, so its next try finds the answer.
-                    settled = True
-                    await self._settle(record_id, status, kept_headers, b"".join(chunks))
-            await send(message)
-
-        try:
-            await self.app(scope, replay_body, capture)
-        finally:
-            if not settled:
-                with anyio.CancelScope(shield=True):
-                    await _quietly(self.store.release, record_id)
-
-    async def _pass_through(self, scope: Scope, receive: Receive, send: Send, body: bytes) -> None:
-        sent = False
-
-        async def replay_body() -> Message:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay_body, send)
-
-    async def _settle(self, record_id: str, status: int, headers: list[list[str]], body: bytes) -> None:
-        if is_kept(status):
-            try:
-                sealed = self.cipher.encrypt(body)
-                await anyio.to_thread.run_sync(self.store.finish, record_id, status, headers, sealed)
-                return
-            except Exception:
-                log.exception("could not keep the answer to an idempotent request; letting its key go")
-        await _quietly(self.store.release, record_id)
-
-    async def _invalid_key(self, scope: Scope, receive: Receive, send: Send, detail: str) -> None:
-        invalid = Invalid.field(IDEMPOTENCY_HEADER, detail)
-        response = problem_response(
-            invalid.status, invalid.slug, invalid.title, invalid.detail, scope["path"], invalid.extensions()
-        )
-        await response(scope, receive, send)
-
-    async def _still_running(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = problem_response(
-            Conflict.status,
-            Conflict.slug,
-            Conflict.title,
-            f"a request with this {IDEMPOTENCY_HEADER} is still running; retry it in a moment "
-            "to get its answer",
-            scope["path"],
-            headers={"Retry-After": "1"},
-        )
-        await response(scope, receive, send)
-
-
-async def _read_body(receive: Receive) -> bytes | None:
-    """The whole request body, or None if the client disconnected first."""
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return None
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            return b"".join(chunks)
-
-
-async def _replay(record: IdempotentRequest, body: bytes, send: Send) -> None:
-    headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in record.headers or []]
-    headers.append((b"content-length", str(len(body)).encode()))
-    headers.append((REPLAYED_HEADER.lower().encode(), b"true"))
-    await send({"type": "http.response.start", "status": record.status_code, "headers": headers})
-    await send({"type": "http.response.body", "body": body, "more_body": False})
-
-
-async def _quietly(release: Callable[[str], None], record_id: str) -> None:
-    # A record we cannot delete only blocks its key until it expires; the answer still goes out.
-    try:
-        await anyio.to_thread.run_sync(release, record_id)
-    except Exception:
-        log.exception("could not delete the idempotency record %s", record_id)

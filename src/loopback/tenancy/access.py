@@ -8,24 +8,32 @@ answers 404 whether or not it exists; a role too small answers 403 naming the pe
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import secrets
 import threading
 import time
 from collections import defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
+import redis
 from sqlalchemy.orm import Session
 
 from loopback.kit.clock import utcnow
-from loopback.kit.db import Database
+from loopback.kit.db import Database, bookkeeping
 from loopback.kit.errors import Forbidden, NotFound, TooManyRequests, Unauthorized
+from loopback.kit.settings import Settings
 from loopback.tenancy import repository
 from loopback.tenancy.models import ApiToken, Organization, User
 from loopback.tenancy.permissions import Permission, Role, Scope, allows, allows_capped
 
+log = logging.getLogger(__name__)
+
 TOKEN_PREFIX = "lbk_"
 LAST_USED_GRANULARITY_SECONDS = 60
+WINDOW_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -95,7 +103,8 @@ def authenticate(
         raise Unauthorized("the token is unknown, revoked or expired")
     if row.last_used_at is None or (now - row.last_used_at).total_seconds() > LAST_USED_GRANULARITY_SECONDS:
         row.last_used_at = now
-        session.commit()
+        with bookkeeping():  # not what an Idempotency-Key's request changed
+            session.commit()
     return Principal(
         user_id=user.id,
         email=user.email,
@@ -219,40 +228,107 @@ def project_scope(
     )
 
 
-class FailedAuthLimiter:
-    """At most ``limit`` failed authentications per client address in a sliding minute.
+class FailureWindow(Protocol):
+    """Where failed authentications are counted: this process, or Redis for every replica."""
 
-    Kept in the process: each API replica counts its own, so N replicas admit up to N times the
-    limit, which still stops guessing (tokens carry 256 random bits) from flooding the database.
-    """
+    def admit(self, address: str, now: float, limit: int) -> float:
+        """Count one failure of ``address`` unless it has ``limit`` already; 0, or seconds to wait."""
+        ...
 
-    WINDOW_SECONDS = 60.0
 
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
+class MemoryWindow:
+    """A sliding minute per address, kept in this process: each replica counts its own."""
+
+    MAX_ADDRESSES = 10_000
+
+    def __init__(self) -> None:
         self._failures: defaultdict[str, deque[float]] = defaultdict(deque)
         self._lock = threading.Lock()
 
-    def _trim(self, address: str, now: float) -> deque[float]:
-        failures = self._failures[address]
-        while failures and failures[0] <= now - self.WINDOW_SECONDS:
-            failures.popleft()
-        if not failures:
-            del self._failures[address]
-        return failures
-
-    def check(self, address: str) -> None:
-        """Raise 429 with ``Retry-After`` while ``address`` has used up its failures."""
-        now = time.monotonic()
+    def admit(self, address: str, now: float, limit: int) -> float:
         with self._lock:
-            failures = self._trim(address, now)
-            if len(failures) >= self.limit:
-                wait = math.ceil(failures[0] + self.WINDOW_SECONDS - now)
-                raise TooManyRequests(
-                    f"too many failed authentications from {address}; try again in {wait} s",
-                    retry_after=max(wait, 1),
-                )
+            if len(self._failures) > self.MAX_ADDRESSES:  # forget addresses whose minute is over
+                for quiet in [a for a, times in self._failures.items() if times[-1] <= now - WINDOW_SECONDS]:
+                    del self._failures[quiet]
+            failures = self._failures[address]
+            while failures and failures[0] <= now - WINDOW_SECONDS:
+                failures.popleft()
+            if len(failures) >= limit:
+                return failures[0] + WINDOW_SECONDS - now
+            failures.append(now)
+            return 0.0
+
+
+# One round trip, atomic: drop failures older than the window, refuse when it is full, else add one.
+_ADMIT_SCRIPT = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1] - ARGV[2])
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  return tostring(oldest[2] + ARGV[2] - ARGV[1])
+end
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
+redis.call('PEXPIRE', KEYS[1], math.ceil(ARGV[2] * 1000))
+return '0'
+"""
+
+
+class RedisWindow:
+    """A sliding minute per address in Redis (a sorted set of failure times), shared by every replica.
+
+    Keys are ``<queue name>:auth-failures:<address>``, so installations sharing one Redis count
+    apart. While Redis does not answer, failures are counted in this process instead: a valid
+    token never depends on the limiter, and guessing stays limited per replica.
+    """
+
+    def __init__(self, url: str, namespace: str) -> None:
+        self._client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        self._script = self._client.register_script(_ADMIT_SCRIPT)
+        self._namespace = namespace
+        self._fallback = MemoryWindow()
+
+    def admit(self, address: str, now: float, limit: int) -> float:
+        key = f"{self._namespace}:auth-failures:{address}"
+        try:
+            waited = self._script(
+                keys=[key], args=[now, WINDOW_SECONDS, limit, f"{now}:{secrets.token_hex(4)}"]
+            )
+        except redis.RedisError:
+            log.warning(
+                "Redis did not count a failed authentication; counting it in this process", exc_info=True
+            )
+            return self._fallback.admit(address, now, limit)
+        return float(waited.decode() if isinstance(waited, bytes) else waited)
+
+
+class FailedAuthLimiter:
+    """At most ``limit`` failed authentications per client address in a sliding minute.
+
+    Only failures are limited: a valid token authenticates whatever its address did before, and
+    the limiter is asked only after a token failed (or none was sent to a route that needs one),
+    turning that 401 into a 429 once the address has used up its failures. With Redis (a
+    ``redis://`` queue URL) every API replica counts in one window; otherwise each process counts
+    its own, so N replicas admit up to N times the limit.
+    """
+
+    def __init__(self, limit: int, window: FailureWindow | None = None) -> None:
+        self.limit = limit
+        self.window: FailureWindow = window or MemoryWindow()
+        self.clock: Callable[[], float] = time.time
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> FailedAuthLimiter:
+        """In Redis when the queue is there (every replica shares it), else in this process."""
+        url = settings.queue_url
+        if url and url.startswith(("redis://", "rediss://", "unix://")):
+            return cls(settings.auth_failures_per_minute, RedisWindow(url, settings.queue_name))
+        return cls(settings.auth_failures_per_minute)
 
     def failed(self, address: str) -> None:
-        with self._lock:
-            self._failures[address].append(time.monotonic())
+        """Count a failed authentication; 429 with ``Retry-After`` once ``address`` has none left."""
+        wait = self.window.admit(address, self.clock(), self.limit)
+        if wait > 0:
+            seconds = max(math.ceil(wait), 1)
+            raise TooManyRequests(
+                f"too many failed authentications from {address}; try again in {seconds} s",
+                retry_after=seconds,
+            )

@@ -15,7 +15,7 @@ from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from loopback.kit.db import Database
+from loopback.kit.db import Database, bookkeeping
 from loopback.kit.errors import Forbidden, Unauthorized
 from loopback.kit.requests import request_id_of
 from loopback.kit.services import from_state
@@ -57,10 +57,15 @@ def current_principal(
     session: DbSession,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
+    """The caller of a route that needs a token; only failures count toward the address's limit.
+
+    A valid token authenticates whatever its address did before; a missing, unknown, revoked or
+    expired one answers 401, or 429 once the address has used up its failed attempts.
+    """
     limiter = cast(FailedAuthLimiter, request.app.state.auth_limiter)
     address = client_address(request)
-    limiter.check(address)
     if credentials is None:
+        limiter.failed(address)
         raise Unauthorized("send an API token as 'Authorization: Bearer <token>'")
     try:
         return authenticate(session, credentials.credentials, request_id_of(request.scope), address)
@@ -84,7 +89,7 @@ def record_refusal(
     if request.method in SAFE_METHODS:
         return
     db = cast(Database, request.app.state.db)
-    with db.session() as session:
+    with bookkeeping(), db.session() as session:  # a refusal changes nothing of the request's
         organization_id = None
         if org_slug is not None:
             organization_id = session.scalar(repository.live_organization_id(org_slug))

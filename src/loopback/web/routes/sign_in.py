@@ -59,18 +59,23 @@ def sign_in_page(
 
 @router.post("/sign-in")
 def sign_in(request: Request, form: PostedForm, runtime: RuntimeDep, session: DbSession) -> Response:
-    """Check the token as the API would, then keep it sealed in the session cookie."""
+    """Check the token as the API would, then keep it sealed in the session cookie.
+
+    A missing or failing token counts toward the address's failed authentications, shared with the
+    API; a valid one signs in whatever came before.
+    """
     token, target = form.text("token"), safe_next(form.text("next"))
     limiter = cast(FailedAuthLimiter, request.app.state.auth_limiter)
     address = client_address(request)
     try:
-        limiter.check(address)
-        if not token:
-            raise Invalid.field("token", "paste an API token; it starts with lbk_")
-        authenticate(session, token, request_id_of(request.scope), address)
+        try:
+            if not token:
+                raise Invalid.field("token", "paste an API token; it starts with lbk_")
+            authenticate(session, token, request_id_of(request.scope), address)
+        except (Unauthorized, Invalid):
+            limiter.failed(address)  # as the API counts them: a valid token always signs in
+            raise
     except (Unauthorized, Invalid, TooManyRequests) as error:
-        if isinstance(error, Unauthorized):
-            limiter.failed(address)
         detail = error.problems[0].detail if isinstance(error, Invalid) else error.detail
         return render(
             request, "sign_in.html", status=error.status, csrf=form.visit.csrf, next=target, error=detail
