@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import socket
 import sys
@@ -17,13 +18,15 @@ from sqlalchemy.orm import Session
 
 from loopback.app import ReadinessCheck, create_app
 from loopback.buckets.models import Bucket
+from loopback.kit.files import tighten_tree
+from loopback.kit.secrets import SecretKeyError
 from loopback.kit.settings import Settings
 from loopback.migrations import upgrade
 from loopback.providers import config_file
 from loopback.providers.base import RegionSpec
 from loopback.providers.models import Region
 from loopback.providers.seaweedfs import EmbeddedSeaweedFS
-from loopback.runtime import Runtime
+from loopback.runtime import Runtime, make_data_dir_private
 from loopback.tenancy.service import BootstrapResult, bootstrap
 
 log = logging.getLogger(__name__)
@@ -31,6 +34,7 @@ log = logging.getLogger(__name__)
 LOCAL_PROVIDER = "local"
 LOCAL_REGION = "local-1"
 CONSUMER_SHUTDOWN_SECONDS = 4.0
+PRIVATE_UMASK = 0o077  # every file serve and its children create is its owner's only
 
 
 def configure_logging(level: int = logging.INFO) -> None:
@@ -96,11 +100,24 @@ def embedded_storage(settings: Settings, console: Console) -> Iterator[EmbeddedS
     storage = EmbeddedSeaweedFS(settings.data_dir / "seaweedfs", settings.storage_s3_port)
     with console.status("Starting the embedded storage (SeaweedFS)…"):
         storage.start()
+    storage.supervise()  # a storage process that dies is started again, on the same ports
     try:
         yield storage
     finally:
         with console.status("Stopping the embedded storage…"):
             storage.stop()
+
+
+def check_secret_key(runtime: Runtime) -> None:
+    """Seal the canary on first start, or say at once that this process has another key.
+
+    It keeps running: ``/readyz`` answers 503 naming ``secrets`` until it is restarted with the
+    installation's key, so a load balancer keeps it out while the operator sees why.
+    """
+    try:
+        runtime.check_secrets()
+    except SecretKeyError as error:
+        log.error("not ready: %s", error)
 
 
 def banner(settings: Settings, result: BootstrapResult, storage: EmbeddedSeaweedFS | None) -> str:
@@ -152,7 +169,9 @@ def serve(settings: Settings) -> None:
     listener = bind_api(settings.host, settings.port)
     settings.port = int(listener.getsockname()[1])  # the real one, also when 0 asked for any
     signal.signal(signal.SIGTERM, _raise_system_exit)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    os.umask(PRIVATE_UMASK)
+    make_data_dir_private(settings)  # before the migrations create SQLite's files
+    tighten_tree(settings.data_dir)  # what an older Loopback left readable
     try:
         declared = config_file.load(settings.providers_file) if settings.providers_file else None
         with embedded_storage(settings, console) as storage:
@@ -165,6 +184,7 @@ def serve(settings: Settings) -> None:
                     if storage is not None:
                         register_embedded_storage(runtime, session, storage)
                     apply_providers_file(runtime, session, declared, settings.embedded_storage)
+                check_secret_key(runtime)
                 checks: dict[str, ReadinessCheck] = {}
                 if storage is not None:
                     checks["storage"] = storage.check

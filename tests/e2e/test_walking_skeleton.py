@@ -44,7 +44,7 @@ def test_a_user_creates_a_bucket_uses_it_and_deletes_it(
     api = httpx.Client(base_url=serve.url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
     assert httpx.get(f"{serve.url}/healthz").json() == {"status": "ok"}
     ready = httpx.get(f"{serve.url}/readyz").json()
-    assert ready["checks"] == {"database": "ok", "queue": "ok", "storage": "ok"}
+    assert ready["checks"] == {"database": "ok", "queue": "ok", "secrets": "ok", "storage": "ok"}
 
     regions = api.get("/v3/regions").json()["regions"]
     assert [(r["provider"], r["family"], r["code"]) for r in regions] == [("local", "s3", "local-1")]

@@ -1,8 +1,9 @@
 """``loopback admin rotate-secret-key``: every stored secret and kept answer moves to the newest key.
 
 The installation here runs on ``OLD`` (in ``LOOPBACK_SECRET_KEY``, or in the key file), so the
-bootstrap's own secrets (provider ``local``'s keys) are under it too; each test proves its outcome
-by opening every value with ``NEW`` alone and failing to with ``OLD`` alone.
+bootstrap's own secrets (provider ``local``'s keys) and the canary ``/readyz`` opens are under it
+too; each test proves its outcome by opening every value with ``NEW`` alone and failing to with
+``OLD`` alone.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typer.testing import CliRunner, Result
 
 from loopback.app import create_app
 from loopback.cli import app
+from loopback.kit.canary import CANARY_ID, CANARY_PLAINTEXT, SecretCanary
 from loopback.kit.db import Database
 from loopback.kit.files import write_private
 from loopback.kit.idempotency import Claimed, IdempotencyStore, IdempotentRequest, caller_of, fingerprint_of
@@ -79,7 +81,9 @@ class Stored:
 
 
 def store_values(runtime: Runtime, count: int = 5) -> Stored:
-    """``count`` secrets and ``count`` kept answers under the runtime's key, and one running request."""
+    """``count`` secrets and ``count`` kept answers under the runtime's key, one running request,
+    and the canary, sealed as at first start."""
+    runtime.check_secrets()
     stored = Stored({}, {})
     with runtime.db.session() as session:
         for n in range(count):
@@ -124,6 +128,12 @@ def assert_only_key_opens(database: Database, opens: bytes, fails: bytes, stored
         assert good.decrypt(ciphertext) == stored.answers[answer_id]
         with pytest.raises(SecretKeyError):
             bad.decrypt(ciphertext)
+    with database.session() as session:
+        canary = session.get(SecretCanary, CANARY_ID)
+        assert canary is not None
+        assert good.decrypt(canary.ciphertext) == CANARY_PLAINTEXT
+        with pytest.raises(SecretKeyError):
+            bad.decrypt(canary.ciphertext)
 
 
 def test_rotation_moves_every_secret_and_kept_answer_to_the_newest_key(
@@ -142,6 +152,7 @@ def test_rotation_moves_every_secret_and_kept_answer_to_the_newest_key(
     )
     assert f"secrets: 2/{total_secrets}" in result.stderr  # a line per batch
     assert f"idempotent_requests: {len(stored.answers)}/{len(stored.answers)}" in result.stderr
+    assert "secret_canary: 1/1" in result.stderr
     assert_only_key_opens(runtime.db, keys.new, keys.old, stored)
     with Database(settings.resolved_database_url).session() as session:
         for secret_id, value in stored.secrets.items():
@@ -288,11 +299,13 @@ def test_the_function_reports_counts_and_rejects_a_zero_batch(runtime: Runtime, 
     with runtime.db.session() as session:
         report = rotate_stored_secrets(session, store, 3, lambda *progress: seen.append(progress))
         assert (report.secrets, report.answers, report.already_current) == (total_secrets, 4, 0)
+        assert report.canary == 1
         again = rotate_stored_secrets(session, store)
         assert (again.secrets, again.answers, again.already_current) == (0, 0, total_secrets + 4)
         with pytest.raises(ValueError, match="batch_size"):
             rotate_stored_secrets(session, store, 0)
-    assert seen[-1] == ("idempotent_requests", 4, 4)
+    assert seen[-1] == ("secret_canary", 1, 1)  # last, once every value it stands for has moved
+    assert [entry for entry in seen if entry[0] == "idempotent_requests"][-1] == ("idempotent_requests", 4, 4)
     assert [entry for entry in seen if entry[0] == "secrets"][-1] == ("secrets", total_secrets, total_secrets)
     assert_only_key_opens(runtime.db, keys.new, keys.old, stored)
 
@@ -312,6 +325,7 @@ def test_a_kept_answer_still_replays_once_the_old_key_is_gone(
     create = {"name": unique_bucket_name("rot"), "provider": "local", "region": "local-1"}
     once = {"Idempotency-Key": "create-once"}
     with TestClient(create_app(runtime), headers=OPERATOR_HEADERS) as old_only:
+        assert old_only.get("/readyz").status_code == 200  # seals the canary under OLD
         created = old_only.post(BUCKETS, json=create, headers=once)
     assert created.status_code == 202, created.text
 
@@ -323,6 +337,7 @@ def test_a_kept_answer_still_replays_once_the_old_key_is_gone(
     restarted = Runtime.from_settings(new_only_settings)
     try:
         with TestClient(create_app(restarted), headers=OPERATOR_HEADERS) as new_only:
+            assert new_only.get("/readyz").status_code == 200  # the canary was re-sealed under NEW
             replayed = new_only.post(BUCKETS, json=create, headers=once)
         assert replayed.status_code == 202, replayed.text
         assert replayed.headers["idempotent-replayed"] == "true"
@@ -332,6 +347,10 @@ def test_a_kept_answer_still_replays_once_the_old_key_is_gone(
                 restarted.secrets.get(session, secret_id)  # provider local's keys open with NEW alone
     finally:
         restarted.close()
+    with TestClient(create_app(runtime)) as left_on_old:  # a replica nobody restarted
+        answer = left_on_old.get("/readyz")
+    assert answer.status_code == 503, answer.text
+    assert answer.json()["checks"]["secrets"].startswith("failing: SecretKeyError")
 
 
 def test_a_value_rewritten_meanwhile_is_rotated_as_it_is_now(runtime: Runtime, keys: Keys) -> None:

@@ -486,7 +486,7 @@ def test_a_failing_check_degrades_readyz_without_failing_it(client: TestClient) 
     assert ready.status_code == 200
     body = ready.json()
     assert body["status"] == "degraded"
-    assert body["checks"] == {"database": "ok", "queue": "ok"}
+    assert body["checks"] == {"database": "ok", "queue": "ok", "secrets": "ok"}
     assert body["providers"]["gone"]["status"] == "failing"
     assert body["providers"]["gone"]["checked_at"] == result["checked_at"]
     assert body["providers"]["local"]["status"] == "unchecked"

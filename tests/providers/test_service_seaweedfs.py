@@ -1,15 +1,24 @@
-"""The embedded SeaweedFS: starting again on fresh ports when one was taken between pick and listen."""
+"""The embedded SeaweedFS: starting again on fresh ports when one was taken between pick and listen,
+started again when it dies, and private on disk."""
 
 from __future__ import annotations
 
+import logging
+import os
+import signal
 import socket
+import stat
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import boto3
 import pytest
 
 from loopback.providers import seaweedfs
 from loopback.providers.seaweedfs import EmbeddedSeaweedFS
+from tests.conftest import wait_for
 
 
 @pytest.fixture
@@ -42,3 +51,130 @@ def test_a_port_taken_after_the_pick_makes_it_start_again_on_others(
     assert taken_port not in picks[-1]
     log = (tmp_path / "storage" / "logs" / "s3.out").read_text()
     assert "address already in use" in log
+
+
+def operator_s3_of(storage: EmbeddedSeaweedFS) -> Any:
+    return boto3.client(
+        "s3",
+        endpoint_url=storage.endpoint,
+        aws_access_key_id=storage.identity.access_key_id,
+        aws_secret_access_key=storage.identity.secret_access_key,
+        region_name="local-1",
+    )
+
+
+def readable_by_others(root: Path) -> list[str]:
+    """Every directory or file under ``root`` (``root`` too) with a group or other permission bit.
+
+    Symbolic links are skipped: their mode means nothing (glog's ``weed.INFO`` points into logs/).
+    """
+    found = []
+    for directory, names, files in os.walk(root):
+        for entry in [directory, *(os.path.join(directory, name) for name in [*names, *files])]:
+            mode = os.lstat(entry).st_mode
+            if not stat.S_ISLNK(mode) and mode & 0o077:
+                found.append(f"{stat.filemode(mode)} {os.path.relpath(entry, root)}")
+    return found
+
+
+def is_zombie_or_gone(pid: int) -> bool:
+    """Whether ``pid`` is reaped (gone from /proc) rather than left ``<defunct>`` by its parent."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return True
+    return state != "Z"
+
+
+@pytest.mark.parametrize("victim", ["server", "s3"])
+def test_a_killed_storage_process_is_reaped_logged_and_started_again_with_its_data(
+    tmp_path: Path, victim: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="loopback.providers.seaweedfs")
+    with EmbeddedSeaweedFS(tmp_path / "storage") as storage:
+        storage.supervise(interval=0.2)
+        s3 = operator_s3_of(storage)
+        s3.create_bucket(Bucket="kept-bucket")
+        s3.put_object(Bucket="kept-bucket", Key="before.txt", Body=b"written before the kill")
+        endpoint, killed = storage.endpoint, storage._processes[victim].pid
+
+        os.kill(killed, signal.SIGKILL)
+        started = time.monotonic()
+
+        def failing() -> bool:
+            try:
+                storage.check()
+            except Exception:
+                return True
+            return False
+
+        wait_for(failing, timeout=5, interval=0.05)  # the check probes: it sees the storage down
+
+        wait_for(lambda: storage.restarts == 1, timeout=15, interval=0.1)
+        storage.check()
+        assert time.monotonic() - started < 15
+        assert is_zombie_or_gone(killed)
+        assert storage._processes[victim].pid != killed
+        assert storage.endpoint == endpoint  # the same ports: provider `local` keeps its endpoint
+        assert [o["Key"] for o in s3.list_objects_v2(Bucket="kept-bucket")["Contents"]] == ["before.txt"]
+        body = s3.get_object(Bucket="kept-bucket", Key="before.txt")["Body"].read()
+        assert body == b"written before the kill"
+    logged = caplog.text
+    assert (
+        f"SeaweedFS {victim} (pid {killed}) was killed by SIGKILL; starting it again on the same ports"
+        in logged
+    )
+    assert "SeaweedFS answers again" in logged
+
+
+def test_what_seaweedfs_writes_is_its_owners_only(tmp_path: Path) -> None:
+    """The filer store keeps every issued key (revoked ones too): it and everything beside it is
+    0600 in 0700 directories. Each volume's ``.vif`` SeaweedFS chmods 0644 itself; the
+    supervisor takes that back (the next test), and the 0700 directory above keeps others out."""
+    root = tmp_path / "storage"
+    with EmbeddedSeaweedFS(root) as storage:
+        s3 = operator_s3_of(storage)
+        s3.create_bucket(Bucket="private-bucket")
+        s3.put_object(Bucket="private-bucket", Key="k", Body=b"x")
+        iam = boto3.client(
+            "iam",
+            endpoint_url=storage.endpoint,
+            aws_access_key_id=storage.identity.access_key_id,
+            aws_secret_access_key=storage.identity.secret_access_key,
+            region_name="local-1",
+        )
+        iam.create_user(UserName="tenant-key")
+        secret = iam.create_access_key(UserName="tenant-key")["AccessKey"]["SecretAccessKey"]
+
+        def holding_the_secret() -> list[Path]:
+            return [
+                path for path in root.rglob("*") if path.is_file() and secret.encode() in path.read_bytes()
+            ]
+
+        holders = wait_for(holding_the_secret, timeout=10)  # the filer store keeps it as it is
+        assert all(path.stat().st_mode & 0o777 == 0o600 for path in holders), holders
+        found = [entry for entry in readable_by_others(root) if not entry.endswith(".vif")]
+        assert found == []
+
+
+def test_the_supervisor_takes_back_what_seaweedfs_opens_up(tmp_path: Path) -> None:
+    root = tmp_path / "storage"
+    with EmbeddedSeaweedFS(root) as storage:
+        storage.supervise(interval=0.2)
+        s3 = operator_s3_of(storage)
+        s3.create_bucket(Bucket="vif-bucket")
+        s3.put_object(Bucket="vif-bucket", Key="k", Body=b"x")
+        assert list((root / "data").glob("vif-bucket_*.vif"))
+        wait_for(lambda: readable_by_others(root) == [], timeout=10)
+    assert readable_by_others(root) == []  # a volume closing at the stop rewrites its .vif too
+
+
+def test_a_data_dir_left_open_by_an_older_start_is_tightened(tmp_path: Path) -> None:
+    root = tmp_path / "storage"
+    (root / "data" / "filerldb2").mkdir(parents=True, mode=0o755)
+    for directory in (root, root / "data", root / "data" / "filerldb2"):
+        directory.chmod(0o755)
+    (root / "data" / "filerldb2" / "000001.log").write_bytes(b"an issued secret")
+    (root / "data" / "filerldb2" / "000001.log").chmod(0o644)
+    EmbeddedSeaweedFS(root)
+    assert readable_by_others(root) == []

@@ -3,7 +3,8 @@
 Keys come from ``LOOPBACK_SECRET_KEY`` (comma-separated, newest first, so an old key still
 decrypts during rotation) or from a key file created in the data directory on first start.
 ``rotate_stored_secrets`` re-encrypts everything kept in the database under the newest key, so
-the older keys can be retired (``loopback admin rotate-secret-key``).
+the older keys can be retired (``loopback admin rotate-secret-key``); ``prove_secret_key`` opens
+the installation's canary (``kit.canary``), which is what ``/readyz`` asks of every process.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from sqlalchemy import CursorResult, LargeBinary, String, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Mapped, Session, mapped_column
 
+from loopback.kit.canary import CANARY_ID, CANARY_PLAINTEXT, SecretCanary
 from loopback.kit.clock import utcnow
 from loopback.kit.db import Base, Database
 from loopback.kit.errors import LoopbackError
@@ -139,14 +142,63 @@ class SecretStore:
         secret.ciphertext = self._fernet.encrypt(value.encode())
 
 
+KEY_MISMATCH = (
+    "give every process the installation's key: the same LOOPBACK_SECRET_KEY, "
+    "or the same key file when it is unset"
+)
+
+
+def prove_secret_key(database: Database, store: SecretStore) -> None:
+    """Open the installation's canary with ``store``; seal it first when there is none yet.
+
+    A first start seals it, but only once its key opens a secret stored already (an installation
+    upgraded from before the canary, reached first by a replica with the wrong key, must not get
+    a canary sealed with that key). Two first starts at once: one insert wins, the other opens it.
+    """
+    try:
+        with database.session() as session:
+            canary = session.get(SecretCanary, CANARY_ID)
+            if canary is not None:
+                _open_canary(store, canary.ciphertext)
+                return
+            stored = session.scalar(select(Secret.ciphertext).order_by(Secret.created_at, Secret.id).limit(1))
+            if stored is not None:
+                try:
+                    store.decrypt(stored)
+                except SecretKeyError:
+                    raise SecretKeyError(
+                        f"this process's secret key does not open the secrets stored already: {KEY_MISMATCH}"
+                    ) from None
+            session.add(SecretCanary(id=CANARY_ID, ciphertext=store.encrypt(CANARY_PLAINTEXT)))
+    except IntegrityError:  # another process sealed it between our read and our insert
+        with database.session() as session:
+            canary = session.get(SecretCanary, CANARY_ID)
+            if canary is None:
+                raise
+            _open_canary(store, canary.ciphertext)
+
+
+def _open_canary(store: SecretStore, ciphertext: bytes) -> None:
+    try:
+        opened = store.decrypt(ciphertext)
+    except SecretKeyError:
+        opened = None
+    if opened != CANARY_PLAINTEXT:
+        raise SecretKeyError(f"the installation's secrets are sealed with another key: {KEY_MISMATCH}")
+
+
 @dataclass
 class RotationReport:
-    """What a rotation did: values re-encrypted, and values that were under the newest key already."""
+    """What a rotation did: values re-encrypted, and values that were under the newest key already.
+
+    The canary is re-sealed with them and counted apart (it is no secret of anyone's).
+    """
 
     secrets: int = 0
     answers: int = 0
     secrets_current: int = 0
     answers_current: int = 0
+    canary: int = 0
 
     @property
     def already_current(self) -> int:
@@ -170,6 +222,7 @@ _SECRETS = _Table(Secret, "secrets", "secret", Secret.id, Secret.ciphertext)
 _ANSWERS = _Table(
     IdempotentRequest, "idempotent_requests", "kept answer", IdempotentRequest.id, IdempotentRequest.body
 )
+_CANARY = _Table(SecretCanary, "secret_canary", "canary", SecretCanary.id, SecretCanary.ciphertext)
 
 
 def count_stored_secrets(session: Session) -> tuple[int, int]:
@@ -190,7 +243,7 @@ def rotate_stored_secrets(
     batch_size: int = ROTATION_BATCH,
     progress: RotationProgress | None = None,
 ) -> RotationReport:
-    """Re-encrypt every row of ``secrets`` and every kept idempotent answer under the newest key.
+    """Re-encrypt every row of ``secrets``, every kept idempotent answer and the canary under the newest key.
 
     Rows are read ``batch_size`` at a time in id order (keyset pagination, so memory stays flat)
     and each batch is one transaction, committed on its own: a value no configured key opens raises
@@ -210,6 +263,9 @@ def rotate_stored_secrets(
     report.answers, report.answers_current = _rotate_table(
         session, store, _ANSWERS, batch_size, answers_total, progress
     )
+    # Last: a process still on only the old key stays ready until the values have moved.
+    canaries = session.scalar(select(func.count()).select_from(SecretCanary)) or 0
+    report.canary, _ = _rotate_table(session, store, _CANARY, batch_size, canaries, progress)
     return report
 
 
