@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any, cast
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from loopback.buckets import reconcile
 from loopback.buckets import service as bucket_service
 from loopback.buckets.models import Bucket, BucketEvent
+from loopback.kit.clock import utcnow
 from loopback.kit.ports import free_ports
-from loopback.providers.base import RegionSpec
+from loopback.providers import s3
+from loopback.providers.base import RegionSpec, StorageProvider
 from loopback.providers.seaweedfs import EmbeddedSeaweedFS
 from loopback.runtime import Runtime
 from tests.buckets.fakes import RecordingProviders, RecordingQueue, buckets_with, client_over
@@ -152,26 +162,139 @@ def test_concurrent_runs_of_one_reconcile_act_once(runtime: Runtime) -> None:
         assert created.count(name) == 1, f"{name} was created {created.count(name)} times"
         assert events(runtime, bucket_id) == ["created", "provisioning", "ready"]
         assert row(runtime, bucket_id).claimed_until is None
-    assert queue.tasks == ["bucket.reconcile"] * 5  # one per create; no run found more to do
+    now = [task for task, _, delay in queue.asked if delay is None]
+    assert now == ["bucket.reconcile"] * 5  # one per create; no run found more to do
+    # and each of the five claims scheduled its re-check for just after its lease
+    rechecks = [(task, args[0], delay) for task, args, delay in queue.asked if delay is not None]
+    assert sorted(rechecks) == sorted(("bucket.reconcile", b, reconcile.RECHECK_SECONDS) for b in ids)
+    assert reconcile.RECHECK_SECONDS > reconcile.CLAIM_SECONDS
 
 
 def test_a_stale_claim_from_a_dead_worker_expires(runtime: Runtime) -> None:
-    from datetime import timedelta
-
-    from loopback.kit.clock import utcnow
-
-    buckets = buckets_with(runtime, RecordingQueue())
+    queue = RecordingQueue()
+    buckets = buckets_with(runtime, queue)
     with runtime.db.session() as session:
         scope = operator_scope(session)
         bucket_id = buckets.create(session, scope, unique_bucket_name(), "local", "local-1").bucket.id
         bucket = session.get(Bucket, bucket_id)
         assert bucket is not None
-        bucket.claimed_until = utcnow() + timedelta(seconds=60)  # a worker died holding it
+        bucket.claimed_until = utcnow() + timedelta(seconds=reconcile.CLAIM_SECONDS)  # a live run's
     buckets.reconcile(bucket_id)
     assert row(runtime, bucket_id).status == "pending"
+    assert queue.asked == [("bucket.reconcile", (bucket_id,), None)]  # a live run comes back itself
+    with runtime.db.session() as session:
+        bucket = session.get(Bucket, bucket_id)
+        assert bucket is not None
+        bucket.claimed_until = utcnow() + timedelta(seconds=2)  # a worker died holding it
+    buckets.reconcile(bucket_id)
+    assert row(runtime, bucket_id).status == "pending"
+    task, args, delay = queue.asked[-1]  # a lease running out: come back once it has
+    assert (task, args) == ("bucket.reconcile", (bucket_id,))
+    assert delay is not None
+    assert 2 < delay <= 3
     with runtime.db.session() as session:
         bucket = session.get(Bucket, bucket_id)
         assert bucket is not None
         bucket.claimed_until = utcnow() - timedelta(seconds=1)  # ... and its claim ran out
     buckets.reconcile(bucket_id)
     assert row(runtime, bucket_id).status == "ready"
+
+
+class StallingProviders(RecordingProviders):
+    """The real providers, whose ``create_bucket`` waits until ``go`` is set, as a call to a
+    provider that hangs waits for its timeout; ``entered`` counts the calls that began."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        super().__init__(runtime)
+        self.go = threading.Event()
+        self.entered = 0
+
+    def adapter(self, session: Session, provider_id: str) -> StorageProvider:
+        inner = super().adapter(session, provider_id)
+        providers = self
+
+        class Stalling:
+            def __getattr__(self, name: str) -> Any:
+                attribute = getattr(inner, name)
+                if name != "create_bucket":
+                    return attribute
+
+                def stalled(*args: Any, **kwargs: Any) -> Any:
+                    providers.entered += 1
+                    providers.go.wait(30)
+                    return attribute(*args, **kwargs)
+
+                return stalled
+
+        return cast(StorageProvider, Stalling())
+
+
+def test_a_provider_call_longer_than_the_lease_keeps_its_claim(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(reconcile, "CLAIM_SECONDS", 1.0)
+    monkeypatch.setattr(reconcile, "RENEW_SECONDS", 0.2)
+    providers = StallingProviders(runtime)
+    queue = RecordingQueue()
+    buckets = buckets_with(runtime, queue, providers)
+    name = unique_bucket_name("slow")
+    with runtime.db.session() as session:
+        bucket_id = buckets.create(session, operator_scope(session), name, "local", "local-1").bucket.id
+    first = threading.Thread(target=buckets.reconcile, args=(bucket_id,))
+    first.start()
+    try:
+        wait_for(lambda: providers.entered == 1, timeout=10)
+        claimed = row(runtime, bucket_id).claimed_until
+        for _ in range(6):  # three leases long: a duplicate (the re-check, the resync) finds it held
+            time.sleep(0.5)
+            buckets.reconcile(bucket_id)
+        assert providers.entered == 1, "a second run took a claim whose run was still working"
+        renewed = row(runtime, bucket_id).claimed_until
+        assert claimed is not None
+        assert renewed is not None
+        assert renewed > claimed + timedelta(seconds=2)
+    finally:
+        providers.go.set()
+        first.join(timeout=30)
+    assert row(runtime, bucket_id).status == "ready"
+    assert row(runtime, bucket_id).claimed_until is None
+    assert providers.called("create_bucket") == [name]
+    assert events(runtime, bucket_id) == ["created", "provisioning", "ready"]
+    rechecks = [delay for task, _, delay in queue.asked if delay is not None]
+    assert len(rechecks) >= 1 + 10  # the claim's and one per renewal (every 0.2 s for 3 s)
+
+
+@contextmanager
+def hung_endpoint() -> Iterator[str]:
+    """An address that accepts connections and never answers, as a stopped (SIGSTOP) storage does:
+    the kernel completes the handshake into the listen backlog, and nothing ever reads."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        listener.close()
+
+
+def test_a_hung_provider_is_retried_with_its_reason_after_the_first_attempt(
+    client: TestClient, runtime: Runtime, seaweedfs: EmbeddedSeaweedFS
+) -> None:
+    bound = s3.CALL_ATTEMPTS * (s3.CONNECT_TIMEOUT_SECONDS + s3.READ_TIMEOUT_SECONDS)
+    assert bound <= 30  # a hung call is a transient failure within seconds, not minutes
+    with hung_endpoint() as endpoint:
+        add_provider(runtime, seaweedfs, "hung", endpoint)
+        started = time.monotonic()
+        bucket_id = client.post(
+            BUCKETS, json={"name": unique_bucket_name(), "provider": "hung", "region": "r1"}
+        ).json()["id"]
+        retrying = wait_for(lambda: (b := row(runtime, bucket_id)).attempts >= 1 and b, timeout=bound + 10)
+        took = time.monotonic() - started
+        shown = client.get(f"{BUCKETS}/{bucket_id}").json()
+    assert took < bound + 5
+    assert retrying.status == "provisioning"
+    reason = retrying.status_reason or ""
+    assert "retrying" in reason
+    assert "timeout" in reason.lower(), reason
+    assert shown["status_reason"] == reason
+    assert "retry" in events(runtime, bucket_id)

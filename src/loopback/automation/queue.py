@@ -2,23 +2,33 @@
 
 Tasks have dotted names (``bucket.reconcile``) and are enqueued by services through
 :class:`Automation`, never by routes. Huey does not acknowledge tasks, so a task killed
-mid-run is gone: the periodic resync makes delivery at-least-once, and every task is
-written to be safe to run twice.
+mid-run is gone: the reconcile's re-check and the periodic resync make delivery at-least-once,
+and every task is written to be safe to run twice.
+
+Periodic rounds (the resync, drift, usage and key upkeep) run once per installation and period,
+however many workers run: see :class:`RoundScheduler`.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
-from huey import RedisHuey, SqliteHuey, crontab
+from huey import RedisHuey, SqliteHuey
 from huey.api import Huey
 from huey.consumer import Consumer
 
 from loopback.kit.settings import Settings
 
 log = logging.getLogger(__name__)
+
+# Who wrote a round's key: read by an operator looking into the queue's storage, never by code.
+PROCESS = f"{socket.gethostname()}:{os.getpid()}"
 
 
 def make_huey(settings: Settings) -> Huey:
@@ -32,18 +42,44 @@ def make_huey(settings: Settings) -> Huey:
 
 
 class Automation:
-    """A Huey instance and the named tasks registered on it; one per process."""
+    """A Huey instance, the named tasks registered on it and the periodic rounds; one per process."""
 
     def __init__(self, huey: Huey) -> None:
         self.huey = huey
         self._tasks: dict[str, Any] = {}
+        self._rounds: dict[str, float] = {}
 
     def register(self, name: str, func: Callable[..., None]) -> None:
         self._tasks[name] = self.huey.task(name=name)(func)
 
-    def periodic(self, name: str, minutes: int, func: Callable[[], None]) -> None:
-        schedule = crontab(minute="*" if minutes == 1 else f"*/{minutes}")
-        self._tasks[name] = self.huey.periodic_task(schedule, name=name)(func)
+    def periodic(self, name: str, seconds: float, func: Callable[[], None]) -> None:
+        """A round: the task ``name``, enqueued once per ``seconds`` for the whole installation."""
+        if seconds <= 0:
+            raise ValueError(f"round {name}: the period must be positive, not {seconds}")
+
+        def run_round(slot: int) -> None:
+            log.info("round %s runs (slot %d)", name, slot)
+            func()
+
+        self._tasks[name] = self.huey.task(name=name)(run_round)
+        self._rounds[name] = float(seconds)
+
+    @property
+    def rounds(self) -> dict[str, float]:
+        """Each round's period in seconds."""
+        return dict(self._rounds)
+
+    def elect(self, name: str, slot: int) -> bool:
+        """Whether this process runs round ``name`` in period ``slot``: the first to write the
+        slot's key does, with Huey's atomic ``put_if_empty`` (``lock_task``'s own primitive, on
+        SQLite and Redis alike); every other worker finds the key and leaves it."""
+        prefix = f"round.{name}.{self._rounds[name]:g}"
+        if not self.huey.put_if_empty(f"{prefix}.{slot}", PROCESS):
+            return False
+        # The previous slot's key stays, so a worker whose clock runs a little behind cannot win
+        # it again; the one before goes, so the storage holds two keys per round.
+        self.huey.delete(f"{prefix}.{slot - 2}")
+        return True
 
     def enqueue(self, task: str, *args: Any, delay: float | None = None) -> None:
         wrapper = self._tasks[task]
@@ -60,22 +96,96 @@ class Automation:
         """How many tasks wait in the queue; also proves the queue's storage answers."""
         return int(self.huey.pending_count())
 
-    def create_consumer(self, workers: int, *, embedded: bool) -> Consumer:
+    def create_consumer(self, workers: int, *, embedded: bool) -> LoopbackConsumer:
         # A short max_delay: the SQLite queue is polled, and a new bucket should not wait 10 s for it.
+        # Huey's own periodic scheduler stays off: it runs in every consumer, so M workers would
+        # run each round M times; the rounds are elected by ``RoundScheduler`` instead.
         options: dict[str, Any] = {
             "workers": workers,
             "worker_type": "thread",
-            "periodic": True,
+            "periodic": False,
             "initial_delay": 0.05,
             "backoff": 1.15,
             "max_delay": 0.1,
             "check_worker_health": True,
         }
-        consumer_class = EmbeddedConsumer if embedded else Consumer
-        return consumer_class(self.huey, **options)
+        consumer_class = EmbeddedConsumer if embedded else LoopbackConsumer
+        return consumer_class(self, **options)
 
 
-class EmbeddedConsumer(Consumer):  # type: ignore[misc]
+class RoundScheduler:
+    """Starts each periodic round once per period for the whole installation.
+
+    Time is cut into slots of each round's period on the wall clock (``slot = now // seconds``).
+    Every worker's scheduler looks twice a second; when a slot begins, the workers race to write
+    its key (``Automation.elect``) and the one that wrote it enqueues the round. A round whose
+    task is lost with a killed worker is skipped until the next slot. Clocks of the workers must
+    agree to well within a period (NTP does); the slot under way when a worker starts is left,
+    as cron does, to the workers already running.
+    """
+
+    def __init__(self, automation: Automation) -> None:
+        self._automation = automation
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._seen: dict[str, int] = {}
+
+    def start(self) -> None:
+        rounds = self._automation.rounds
+        if not rounds:
+            return
+        now = time.time()
+        self._seen = {name: int(now // seconds) for name, seconds in rounds.items()}
+        tick = min(0.5, min(rounds.values()) / 4)
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, args=(tick,), name="rounds", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def _run(self, tick: float) -> None:
+        while not self._stop.wait(tick):
+            self.tick(time.time())
+
+    def tick(self, now: float) -> list[str]:
+        """Enqueue the rounds whose new slot this process won; answers their names."""
+        started = []
+        for name, seconds in self._automation.rounds.items():
+            slot = int(now // seconds)
+            if slot <= self._seen.get(name, -1):
+                continue
+            try:
+                if self._automation.elect(name, slot):
+                    self._automation.enqueue(name, slot)
+                    started.append(name)
+            except Exception:  # the queue's storage is down: try this slot again at the next tick
+                log.exception("could not start round %s (slot %d)", name, slot)
+                continue
+            self._seen[name] = slot
+        return started
+
+
+class LoopbackConsumer(Consumer):  # type: ignore[misc]
+    """Huey's consumer with the round scheduler running beside its workers."""
+
+    def __init__(self, automation: Automation, **options: Any) -> None:
+        super().__init__(automation.huey, **options)
+        self.rounds = RoundScheduler(automation)
+
+    def start(self) -> None:
+        super().start()
+        self.rounds.start()
+
+    def stop(self, graceful: bool = False) -> None:
+        self.rounds.stop()
+        super().stop(graceful)
+
+
+class EmbeddedConsumer(LoopbackConsumer):
     """A consumer running inside ``loopback serve``: the server, not Huey, owns the signals."""
 
     def _set_signal_handlers(self) -> None:

@@ -32,7 +32,10 @@ def register_tasks(
 
     automation.register("bucket.resync", resync)
     automation.register("credential.maintain", maintain_keys)
-    automation.periodic("bucket.drift.periodic", settings.drift_minutes, check_drift)
-    automation.periodic("bucket.resync.periodic", settings.resync_minutes, resync)
-    automation.periodic("usage.sync_all", settings.usage_minutes, sync_all_usage)
-    automation.periodic("credential.maintain.periodic", settings.resync_minutes, maintain_keys)
+    automation.register("credential.forget-abandoned", credentials.forget_abandoned)
+    # Rounds run once per period for the whole installation, however many workers run.
+    resync_seconds = settings.resync_seconds or settings.resync_minutes * 60
+    automation.periodic("bucket.drift.periodic", settings.drift_minutes * 60, check_drift)
+    automation.periodic("bucket.resync.periodic", resync_seconds, resync)
+    automation.periodic("usage.sync_all", settings.usage_minutes * 60, sync_all_usage)
+    automation.periodic("credential.maintain.periodic", resync_seconds, maintain_keys)

@@ -33,11 +33,21 @@ class DriftCheck:
             ready = [(b.id, b.name, b.provider_id, code, b.placement) for b, code in found]
             adapters = {p: self._providers.adapter(session, p) for p in {row[2] for row in ready}}
         lost = 0
+        # A provider that is down answers every bucket after its timeouts: ask it once per round.
+        unreachable: set[str] = set()
         for bucket_id, name, provider_id, region_code, placement in ready:
+            if provider_id in unreachable:
+                continue
             try:
                 exists = adapters[provider_id].bucket_exists(name, region_code, placement)
             except ProviderError as error:
-                log.warning("drift check of bucket %s skipped: %s", bucket_id, error.message)
+                if error.transient:
+                    unreachable.add(provider_id)
+                    log.warning(
+                        "drift check of provider %s skipped this round: %s", provider_id, error.message
+                    )
+                else:
+                    log.warning("drift check of bucket %s skipped: %s", bucket_id, error.message)
                 continue
             with self._db.session() as session:
                 bucket = session.get(Bucket, bucket_id)

@@ -1,12 +1,16 @@
 """The reconcile of one bucket, and the resync that finds the buckets whose reconcile went missing.
 
 This is the one piece of the buckets domain that holds a lease and talks to a provider on a
-tenant's behalf, so it stands apart from the request path: a run claims the row for
-``CLAIM_SECONDS`` (duplicates find the claim and return; a dead worker's claim expires), calls the
-provider with no transaction open, and records the outcome, or the failure with its retry after a
-capped, jittered backoff, in a unit of work of its own. Every step re-reads the row and acts only
-when the desired generation is ahead of the observed one, so running it twice does no harm; a task
-that was lost (the queue was down, the worker died) is found again by ``resync``.
+tenant's behalf, so it stands apart from the request path. A run claims the row for a short lease
+(``CLAIM_SECONDS``) that a heartbeat renews while the provider works, so duplicates find the claim
+and return while a dead worker's claim runs out within seconds. Each claim and each renewal also
+schedules a re-check of the bucket just after the lease would end (``RECHECK_SECONDS``): the re-check
+finds a claim left behind by a killed worker expired and takes the bucket over, so it converges
+within about ``RECHECK_SECONDS`` without waiting for the periodic resync. The provider is called
+with no transaction open, and the outcome, or the failure with its retry after a capped, jittered
+backoff, is recorded in a unit of work of its own. Every step re-reads the row and acts only when
+the desired generation is ahead of the observed one, so running it twice does no harm; a task that
+was lost (the queue was down, the worker died before it claimed) is found again by ``resync``.
 """
 
 from __future__ import annotations
@@ -15,8 +19,9 @@ import logging
 import random
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from types import TracebackType
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
@@ -28,14 +33,20 @@ from loopback.buckets.models import Bucket, BucketStatus, DeletionPolicy, Desire
 from loopback.kit.clock import utcnow
 from loopback.kit.db import Database
 from loopback.kit.enqueue import Enqueue
+from loopback.kit.heartbeat import Heartbeat
 from loopback.providers.base import Placement, ProviderError, StorageProvider
 from loopback.providers.models import Region
 from loopback.providers.service import ProviderService
 
 log = logging.getLogger(__name__)
 
-# Longer than one provider call can take (boto3: 5 s to connect, 30 s to read, two attempts).
-CLAIM_SECONDS = 120
+# A claim is a lease: short, so a killed worker's claim runs out soon, and renewed every
+# RENEW_SECONDS while the provider works, so a slow call (boto3: up to two attempts of 3 s to
+# connect and 10 s to read) never loses it. Read at each use, so tests may shorten them.
+CLAIM_SECONDS = 15.0
+RENEW_SECONDS = 5.0
+# When the re-check scheduled at a claim or renewal comes: just after that lease would run out.
+RECHECK_SECONDS = CLAIM_SECONDS + 1.0
 
 
 @dataclass(frozen=True)
@@ -69,6 +80,7 @@ class Claim:
     retain: bool
     force: bool
     releases: list[KeyRelease]
+    lease: datetime  # the claimed_until this run wrote: only this run renews or releases it
 
 
 class Reconciler:
@@ -101,12 +113,52 @@ class Reconciler:
         claim = self._claim(bucket_id)
         if claim is None:
             return
-        try:  # no transaction is held open while the provider works
-            self._act(claim)
-        except ProviderError as error:
-            self._record_failure(claim, error)
+        log.info(
+            "bucket %s (%s): claimed generation %d, to be %s",
+            bucket_id,
+            claim.name,
+            claim.generation,
+            claim.desired,
+        )
+        with ClaimHeartbeat(self, claim) as heartbeat:
+            failure = self._attempt(claim)
+        claim = heartbeat.claim  # with the lease it renewed last
+        if failure is not None:
+            self._record_failure(claim, failure)
             return
         self._record_done(claim)
+
+    def _recheck_after_lease(self, bucket_id: str) -> None:
+        """Come back just after the lease would end: a live run has renewed it by then (and this
+        re-check returns at once), a dead one has not, and the re-check takes the bucket over."""
+        self.enqueue(bucket_id, delay=RECHECK_SECONDS)
+
+    def renew(self, claim: Claim) -> Claim | None:
+        """Extend the claim's lease; ``None`` when it is no longer this run's (it ran out and
+        another run took it, or it was released)."""
+        lease = utcnow() + timedelta(seconds=CLAIM_SECONDS)
+        with self._db.session() as session:
+            renewed = session.execute(
+                update(Bucket)
+                .where(Bucket.id == claim.bucket_id, Bucket.claimed_until == claim.lease)
+                .values(claimed_until=lease)
+                .execution_options(synchronize_session=False)
+            )
+            if getattr(renewed, "rowcount", 0) != 1:
+                return None
+            self._recheck_after_lease(claim.bucket_id)  # before it commits, as at the claim
+        return replace(claim, lease=lease)
+
+    def _come_back_if_running_out(self, bucket_id: str, held_until: datetime | None, now: datetime) -> None:
+        """A live run's lease always has more than ``CLAIM_SECONDS - RENEW_SECONDS`` left; one that
+        is running out was left by a run that stopped renewing (its worker died). Its own re-check
+        normally takes it over; come back once it has run out too, in case that re-check came
+        early (a worker whose clock runs ahead of the one that claimed)."""
+        if held_until is None:
+            return
+        left = (held_until - now).total_seconds()
+        if 0 < left < CLAIM_SECONDS - 2 * RENEW_SECONDS:
+            self.enqueue(bucket_id, delay=left + 1.0)
 
     def resync(self) -> int:
         """Enqueue every bucket whose desired state is ahead of what was observed and is due now."""
@@ -121,7 +173,8 @@ class Reconciler:
 
     def _claim(self, bucket_id: str) -> Claim | None:
         """Claim the bucket's current generation for ``CLAIM_SECONDS``, or ``None`` when there is
-        nothing to do now: nothing is ahead, a retry is scheduled later, or another run holds it."""
+        nothing to do now: nothing is ahead, a retry is scheduled later, or another run holds it
+        (and renews it, and schedules its own re-check)."""
         with self._db.session() as session:
             bucket = session.get(Bucket, bucket_id)
             if bucket is None or bucket.status == BucketStatus.DELETED:
@@ -131,7 +184,8 @@ class Reconciler:
             now = utcnow()
             if bucket.next_attempt_at is not None and bucket.next_attempt_at > now + timedelta(seconds=1):
                 return None  # a retry is scheduled for later; that retry or the resync comes back
-            generation = bucket.generation
+            generation, held_until = bucket.generation, bucket.claimed_until
+            lease = now + timedelta(seconds=CLAIM_SECONDS)
             claimed = session.execute(
                 update(Bucket)
                 .where(
@@ -140,11 +194,15 @@ class Reconciler:
                     Bucket.observed_generation != generation,  # a run that finished meanwhile did it
                     (Bucket.claimed_until.is_(None)) | (Bucket.claimed_until < now),
                 )
-                .values(claimed_until=now + timedelta(seconds=CLAIM_SECONDS))
+                .values(claimed_until=lease)
                 .execution_options(synchronize_session=False)
             )
             if getattr(claimed, "rowcount", 0) != 1:
+                self._come_back_if_running_out(bucket_id, held_until, now)
                 return None  # another run holds it, and re-enqueues if there is more to do
+            # Scheduled before the claim commits, so no claim stands without its re-check (one
+            # scheduled for a claim that then rolled back finds nothing to take over).
+            self._recheck_after_lease(bucket_id)
             desired = DesiredState(bucket.desired_state)
             region = session.get(Region, bucket.region_id)
             assert region is not None
@@ -166,7 +224,17 @@ class Reconciler:
                 retain=bucket.deletion_policy == DeletionPolicy.RETAIN,
                 force=bucket.force_delete,
                 releases=releases,
+                lease=lease,
             )
+
+    @classmethod
+    def _attempt(cls, claim: Claim) -> ProviderError | None:
+        """Run the provider calls with no transaction open; the provider's refusal, if any."""
+        try:
+            cls._act(claim)
+        except ProviderError as error:
+            return error
+        return None
 
     @staticmethod
     def _act(claim: Claim) -> None:
@@ -245,8 +313,39 @@ class Reconciler:
         with self._db.session() as session:
             bucket = session.get(Bucket, claim.bucket_id)
             if bucket is not None:
-                bucket.claimed_until = None
+                if bucket.claimed_until == claim.lease:  # not a claim another run took over since
+                    bucket.claimed_until = None
                 newer = bucket.generation != claim.generation
             yield None if bucket is None or newer else (session, bucket)
         if newer:
             self.enqueue(claim.bucket_id)
+
+
+class ClaimHeartbeat:
+    """Renews one claim's lease every ``RENEW_SECONDS`` while its provider calls run; ``claim``
+    holds the lease it renewed last, which the outcome is recorded against."""
+
+    def __init__(self, reconciler: Reconciler, claim: Claim) -> None:
+        self._reconciler = reconciler
+        self.claim = claim
+        self._heartbeat = Heartbeat(f"lease-{claim.bucket_id}", lambda: RENEW_SECONDS, self._renew)
+
+    def __enter__(self) -> ClaimHeartbeat:
+        self._heartbeat.__enter__()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self._heartbeat.__exit__(kind, error, trace)
+
+    def _renew(self) -> bool:
+        renewed = self._reconciler.renew(self.claim)
+        if renewed is None:
+            log.warning(
+                "bucket %s: the claim ran out and another run took it; both act, idempotently",
+                self.claim.bucket_id,
+            )
+            return False
+        self.claim = renewed
+        return True

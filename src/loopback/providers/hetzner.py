@@ -29,7 +29,13 @@ from loopback.providers.base import (
     StorageProvider,
     Usage,
 )
-from loopback.providers.s3 import S3Provider, S3ProviderConfig, guard_botocore_logs
+from loopback.providers.s3 import (
+    CONNECT_TIMEOUT_SECONDS,
+    READ_TIMEOUT_SECONDS,
+    S3Provider,
+    S3ProviderConfig,
+    guard_botocore_logs,
+)
 
 FAMILY = "hetzner"
 
@@ -56,8 +62,8 @@ class HetznerProvider:
         slots: tuple[SlotKey, ...],
         endpoints: Mapping[str, str] | None = None,
         *,
-        connect_timeout: float = 5.0,
-        read_timeout: float = 30.0,
+        connect_timeout: float = CONNECT_TIMEOUT_SECONDS,
+        read_timeout: float = READ_TIMEOUT_SECONDS,
     ) -> None:
         guard_botocore_logs()
         overrides = dict(endpoints or {})

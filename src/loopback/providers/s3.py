@@ -57,6 +57,14 @@ ALREADY_EXISTS = frozenset({"EntityAlreadyExists"})
 NO_BUCKET = frozenset({"404", "NoSuchBucket", "NotFound"})
 NO_ENTITY = frozenset({"NoSuchEntity"})
 
+# Every S3 and IAM call is bounded, so a provider that hangs (stopped, overloaded, a black hole)
+# becomes a transient ProviderError, which the reconcile retries with its reason shown, within
+# seconds: connecting, each wait for data, and one retry by botocore of what it deems transient
+# (at most 2 x (3 + 10) s). The reconcile's own retries, with backoff, follow.
+CONNECT_TIMEOUT_SECONDS = 3.0
+READ_TIMEOUT_SECONDS = 10.0
+CALL_ATTEMPTS = 2  # the first try and one retry (botocore's total_max_attempts)
+
 
 @dataclass(frozen=True)
 class S3ProviderConfig:
@@ -67,8 +75,9 @@ class S3ProviderConfig:
     access_key_id: str
     secret_access_key: str
     iam_endpoint: str | None = None
-    connect_timeout: float = 5.0
-    read_timeout: float = 30.0
+    connect_timeout: float = CONNECT_TIMEOUT_SECONDS
+    read_timeout: float = READ_TIMEOUT_SECONDS
+    attempts: int = CALL_ATTEMPTS
 
     def __repr__(self) -> str:
         return f"S3ProviderConfig(name={self.name!r}, regions={self.regions!r})"
@@ -199,7 +208,7 @@ class S3Provider:
         self._botocore_config = Config(
             connect_timeout=config.connect_timeout,
             read_timeout=config.read_timeout,
-            retries={"max_attempts": 2, "mode": "standard"},
+            retries={"total_max_attempts": config.attempts, "mode": "standard"},
             s3={"addressing_style": "path"},
             signature_version="s3v4",
         )

@@ -28,7 +28,12 @@ from loopback.providers.ionos.management_keys import ManagementKeys
 from loopback.providers.ionos.naming import NAME_NOTES, ionos_name_problems
 from loopback.providers.ionos.regions import IONOS_REGIONS, OWNERSHIP, Ownership
 from loopback.providers.ionos.storage import FAMILY, MAX_BUCKETS_PER_USER, IonosS3
-from loopback.providers.s3 import S3ProviderConfig, guard_botocore_logs
+from loopback.providers.s3 import (
+    CONNECT_TIMEOUT_SECONDS,
+    READ_TIMEOUT_SECONDS,
+    S3ProviderConfig,
+    guard_botocore_logs,
+)
 
 KEY_APIS = ("cloud", "management")
 ISOLATION_SCOPES = ("project", "organization")
@@ -54,8 +59,8 @@ class IonosProvider:
         contract_number: str | None = None,
         group_id: str | None = None,
         isolation: str = "project",
-        connect_timeout: float = 5.0,
-        read_timeout: float = 30.0,
+        connect_timeout: float = CONNECT_TIMEOUT_SECONDS,  # the s3 family's bounds, for both APIs too
+        read_timeout: float = READ_TIMEOUT_SECONDS,
         key_poll_interval: float = 1.0,
         key_poll_timeout: float = 60.0,
     ) -> None:
