@@ -35,6 +35,7 @@ GETS_BY_OWN_ID = {
     ("buckets/usage.py", "sync_usage"): "a task's bucket id, enqueued by the usage round",
     ("credentials/maintenance.py", "released"): "a key the delete's own release plan named",
     ("credentials/maintenance.py", "revoke_due"): "a key the periodic round (or a rotation) named",
+    ("credentials/issuing.py", "forget"): "the bucket an abandoned issue's own row names",
     ("tenancy/organizations.py", "project"): "the scope's own project id, resolved by project_scope",
 }
 

@@ -19,6 +19,7 @@ from loopback.buckets import repository as bucket_repository
 from loopback.buckets.models import Bucket
 from loopback.buckets.service import KeyRelease, record_event
 from loopback.credentials import repository
+from loopback.credentials.issuing import Issuing
 from loopback.credentials.models import CURRENT_POLICY_VERSION, Credential, CredentialStatus
 from loopback.kit.clock import utcnow
 from loopback.kit.db import Database
@@ -39,6 +40,7 @@ class MaintenanceReport:
     rotated_out: int = 0
     expiring: int = 0
     narrowed: int = 0
+    abandoned: int = 0  # identities of issues whose process died, removed at the provider
     failed: list[str] = field(default_factory=list)
 
 
@@ -98,13 +100,15 @@ class BucketKeyReleases:
 
 
 class KeyMaintenance:
-    def __init__(self, db: Database, providers: ProviderService) -> None:
+    def __init__(self, db: Database, providers: ProviderService, issuing: Issuing) -> None:
         self._db = db
         self._providers = providers
+        self._issuing = issuing
 
     def run(self) -> MaintenanceReport:
         """Revoke expired keys and rotated-out ones at the provider, note keys entering their last
-        week, and rewrite keys issued under an older policy. Safe to run twice at once: every
+        week, rewrite keys issued under an older policy, and forget identities whose issue was
+        abandoned (``credentials.issuing``). Safe to run twice at once: every
         transition is a conditional update, so its events are written once."""
         report = MaintenanceReport()
         now = utcnow()
@@ -127,6 +131,7 @@ class KeyMaintenance:
                 report.failed.append(credential_id)
         report.expiring = self._note_expiring(now)
         report.narrowed = self.narrow_legacy(report)
+        report.abandoned = self._issuing.sweep()
         return report
 
     def revoke_due(self, credential_id: str, status: str, action: str) -> bool:

@@ -84,3 +84,23 @@ class CredentialGrant(Base):
     prefix: Mapped[str | None] = mapped_column(String(512), default=None)
 
     credential: Mapped[Credential] = relationship(back_populates="grants")
+
+
+class IssuingCredential(Base):
+    """A key being issued right now: written before the provider is asked, gone with the key's record.
+
+    A process killed between the provider's answer and the commit of the ``Credential`` leaves this
+    row behind, with a lease it no longer renews; the row names the identity the provider may hold
+    (``user_name``), so the upkeep removes it there (``credentials.issuing``). Not a tenant's row: it
+    is never listed or shown, only swept.
+    """
+
+    __tablename__ = "issuing_credentials"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)  # the credential id to be
+    provider_id: Mapped[str] = mapped_column(ForeignKey("providers.id"))
+    region_id: Mapped[str] = mapped_column(ForeignKey("regions.id"))
+    bucket_id: Mapped[str] = mapped_column(ForeignKey("buckets.id"))
+    user_name: Mapped[str] = mapped_column(String(128))
+    lease_expires_at: Mapped[datetime] = mapped_column(index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -22,6 +22,7 @@ from loopback.buckets import repository as bucket_repository
 from loopback.buckets.models import BucketStatus
 from loopback.buckets.service import BucketService, BucketView, record_event
 from loopback.credentials import repository
+from loopback.credentials.issuing import Issuing
 from loopback.credentials.maintenance import (
     EXPIRING_WITHIN,
     KeyMaintenance,
@@ -143,7 +144,8 @@ class CredentialService:
         self._secrets = secrets
         self._buckets = buckets
         self._enqueue = enqueue
-        self._maintenance = KeyMaintenance(db, providers)
+        self._issuing = Issuing(db, providers, enqueue)
+        self._maintenance = KeyMaintenance(db, providers, self._issuing)
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -329,9 +331,12 @@ class CredentialService:
         first = views[0].bucket
         credential_id = new_id("crd")
         adapter = self._providers.adapter(session, first.provider_id)
+        user_name = f"lb-{credential_id}"
         try:
-            issued = adapter.issue_credential(views[0].region, f"lb-{credential_id}", grants, first.placement)
+            with self._issuing.attempt(credential_id, first, user_name):
+                issued = adapter.issue_credential(views[0].region, user_name, grants, first.placement)
         except ProviderError as error:
+            self._issuing.given_up(credential_id)
             raise provider_error(error) from None
         try:
             credential = Credential(
@@ -364,12 +369,17 @@ class CredentialService:
                     session, scope, "credential.issue", credential.id, f"{issued.access_key_id}: {described}"
                 )
             session.flush()
-        except Exception:
+            self._issuing.recorded(session, credential_id)  # commits with the record, or refuses it
+        except Exception as failure:
             session.rollback()
             try:  # a key nobody has a record of must not stay valid
                 adapter.revoke_credential(views[0].region, issued.provider_user, first.placement)
             except ProviderError:
                 log.error("credential %s could not be recorded nor revoked at the provider", credential_id)
+                raise  # the row stays, and the upkeep removes the identity once its lease ends
+            self._issuing.given_up(credential_id)
+            if isinstance(failure, ProviderError):
+                raise provider_error(failure) from None
             raise
         log.info("issued credential %s (%s) for %s", credential.id, credential.access_key_id, described)
         view = self._views(session, [credential])[0]
@@ -505,6 +515,10 @@ class CredentialService:
         audit.record_in(session, scope, "credential.revoke", credential.id, credential.access_key_id)
         session.commit()
         return self._views(session, [credential])[0]
+
+    def forget_abandoned(self, credential_id: str) -> None:
+        """The task asked for when a key's issue began: see ``Issuing.forget``."""
+        self._issuing.forget(credential_id)
 
     def maintain(self) -> MaintenanceReport:
         """The periodic round (``credential.maintain``): see ``KeyMaintenance.run``."""
