@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from importlib.resources import files
 
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from starlette.routing import BaseRoute
 
@@ -38,7 +41,10 @@ def create_app(runtime: Runtime, extra_checks: Mapping[str, ReadinessCheck] | No
         title="Loopback object storage",
         version=loopback.__version__,
         description="Provision S3-compatible buckets for the projects of organizations.",
+        docs_url=None,  # FastAPI's pages load their assets from a public CDN: ours are served here
+        redoc_url=None,
     )
+    serve_reference_pages(app)
     app.state.runtime = runtime  # the console's; API routes ask for one service each (kit.services)
     for name in ("db", "secrets", "providers", "buckets", "credentials", "tenancy"):
         setattr(app.state, name, getattr(runtime, name))
@@ -137,6 +143,39 @@ def create_app(runtime: Runtime, extra_checks: Mapping[str, ReadinessCheck] | No
 
 PERMISSION_KEY = "x-permission"
 PUBLIC = "public"
+# Swagger UI's and ReDoc's files, as the installed ``fastapi-offline`` package ships them.
+REFERENCE_ASSETS = files("fastapi_offline") / "static"
+ASSETS_URL = "/docs/assets"
+
+
+def serve_reference_pages(app: FastAPI) -> None:
+    """``/docs`` (Swagger UI) and ``/redoc`` with every script, stylesheet and icon served by this
+    app, so the API's reference works on a machine with no internet, as the console does."""
+    app.mount(ASSETS_URL, StaticFiles(directory=str(REFERENCE_ASSETS)), name="reference-assets")
+    title = f"{app.title} - API reference"
+    icon = f"{ASSETS_URL}/favicon.png"
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=title,
+            swagger_js_url=f"{ASSETS_URL}/swagger-ui-bundle.js",
+            swagger_css_url=f"{ASSETS_URL}/swagger-ui.css",
+            swagger_favicon_url=icon,
+            oauth2_redirect_url=None,
+            swagger_ui_parameters={"validatorUrl": None},  # no badge fetched from swagger.io
+        )
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc() -> HTMLResponse:
+        return get_redoc_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=title,
+            redoc_js_url=f"{ASSETS_URL}/redoc.standalone.js",
+            redoc_favicon_url=icon,
+            with_google_fonts=False,
+        )
 
 
 def _permission_of(dependant: Dependant) -> str | None:

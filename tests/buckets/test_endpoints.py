@@ -213,6 +213,29 @@ def test_usage_refresh_counts_objects_and_bytes(client: TestClient, operator_s3:
     assert (usage["object_count"], usage["bytes"]) == (2, 1024)
 
 
+def test_a_deleted_bucket_shows_no_usage_and_no_endpoint(client: TestClient, operator_s3: Any) -> None:
+    """Its last count would read as data it still holds: the record and the list show null (v3 and v2)."""
+    bucket = create_ready_bucket(client)
+    name, bucket_id = bucket["name"], bucket["id"]
+    operator_s3.put_object(Bucket=name, Key="one", Body=b"x" * 10)
+    assert client.post(f"{BUCKETS}/{bucket_id}/usage/refresh").status_code == 202
+    synced = wait_for(
+        lambda: (b := client.get(f"{BUCKETS}/{bucket_id}").json())["usage"]["last_synced_at"] and b
+    )
+    assert (synced["usage"]["object_count"], synced["endpoint"] is not None) == (1, True)
+
+    assert client.delete(f"{BUCKETS}/{bucket_id}", params={"force": "true"}).status_code == 202
+    deleted = wait_for_status(client, bucket_id, "deleted", "failed")
+    assert deleted["status"] == "deleted"
+    listed = next(b for b in client.get(BUCKETS).json()["buckets"] if b["id"] == bucket_id)
+    for shown in (deleted, listed):
+        assert (shown["usage"], shown["endpoint"]) == (None, None)
+    v2 = "/v2/organizations/demo/projects/default/buckets"
+    listed_v2 = next(b for b in client.get(v2).json()["buckets"] if b["id"] == bucket_id)
+    for shown in (client.get(f"{v2}/{bucket_id}").json(), listed_v2):
+        assert (shown["size_bytes"], shown["object_count"], shown["endpoint"]) == (None, None, None)
+
+
 def test_usage_refresh_of_a_bucket_not_ready_is_409(runtime: Runtime) -> None:
     queue = RecordingQueue()  # runs nothing: the new bucket stays pending
     with client_over(runtime, buckets_with(runtime, queue)) as client:

@@ -13,6 +13,8 @@ from loopback.runtime import Runtime
 from tests.buckets.test_tasks import add_provider, events
 from tests.conftest import BUCKETS, create_ready_bucket, unique_bucket_name, wait_for_status
 
+BUCKETS_PATH = "/v3/organizations/{org}/projects/{project}/buckets"
+
 
 def bucket_rows(runtime: Runtime) -> int:
     with runtime.db.session() as session:
@@ -46,14 +48,21 @@ def test_validate_answers_every_problem_at_once_and_records_nothing(
     assert bucket_rows(runtime) == before
 
 
-def test_validate_names_a_taken_name(client: TestClient) -> None:
+def test_validate_answers_a_taken_name_as_create_does(client: TestClient) -> None:
+    """Both 409 with the same problem type and detail, so a dry run predicts the create."""
     taken = create_ready_bucket(client)
-    answer = client.post(
-        f"{BUCKETS}/validate", json={"name": taken["name"], "provider": "local", "region": "local-1"}
-    )
-    assert answer.status_code == 422
-    assert answer.json()["errors"][0]["field"] == "name"
-    assert "already exists" in answer.json()["errors"][0]["detail"]
+    body = {"name": taken["name"], "provider": "local", "region": "local-1"}
+    answer = client.post(f"{BUCKETS}/validate", json=body)
+    created = client.post(BUCKETS, json=body)
+    assert (answer.status_code, created.status_code) == (409, 409), (answer.text, created.text)
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.json()["type"] == created.json()["type"] == "urn:loopback:problem:conflict"
+    assert answer.json()["detail"] == created.json()["detail"]
+    assert "already exists" in answer.json()["detail"]
+    document = client.get("/openapi.json").json()["paths"]
+    for path in (BUCKETS_PATH, BUCKETS_PATH + "/validate"):
+        refused = document[path]["post"]["responses"]["409"]
+        assert "holds this name" in refused["description"], (path, refused)
 
 
 def test_a_failed_bucket_is_replaced_by_a_new_row_and_both_stay_readable(

@@ -21,7 +21,7 @@ from loopback.buckets.models import Bucket, BucketEvent
 from loopback.kit.clock import utcnow
 from loopback.kit.ports import free_ports
 from loopback.providers import s3
-from loopback.providers.base import RegionSpec, StorageProvider
+from loopback.providers.base import CREDENTIALS_REFUSED, RegionSpec, StorageProvider
 from loopback.providers.seaweedfs import EmbeddedSeaweedFS
 from loopback.runtime import Runtime
 from tests.buckets.fakes import RecordingProviders, RecordingQueue, buckets_with, client_over
@@ -45,7 +45,12 @@ def row(runtime: Runtime, bucket_id: str) -> Bucket:
 
 
 def add_provider(
-    runtime: Runtime, seaweedfs: EmbeddedSeaweedFS, name: str, endpoint: str, secret: str | None = None
+    runtime: Runtime,
+    seaweedfs: EmbeddedSeaweedFS,
+    name: str,
+    endpoint: str,
+    secret: str | None = None,
+    key_id: str | None = None,
 ) -> None:
     with runtime.db.session() as session:
         runtime.providers.ensure_provider(
@@ -54,7 +59,7 @@ def add_provider(
             family="s3",
             display_name=name,
             regions=[RegionSpec("r1", "Region one", endpoint)],
-            access_key_id=seaweedfs.identity.access_key_id,
+            access_key_id=key_id or seaweedfs.identity.access_key_id,
             secret_access_key=secret or seaweedfs.identity.secret_access_key,
         )
 
@@ -108,7 +113,9 @@ def test_an_unreachable_provider_is_retried_and_the_bucket_says_so(
     assert retrying.status == "provisioning"
     assert retrying.next_attempt_at is not None
     assert "retrying" in (retrying.status_reason or "")
-    assert "unreachable" in (retrying.status_reason or "")
+    assert (retrying.status_reason or "").endswith(": the provider could not be reached"), (
+        retrying.status_reason
+    )
     assert client.get(f"{BUCKETS}/{bucket_id}").json()["status_reason"] == retrying.status_reason
     add_provider(runtime, seaweedfs, "flaky", seaweedfs.endpoint)  # the provider comes back
     ready = wait_for_status(client, bucket_id, "ready", "failed", timeout=60)
@@ -131,17 +138,56 @@ def test_retries_end_in_failed_after_the_last_attempt(
     assert row(runtime, bucket_id).observed_generation == 1
 
 
-def test_a_provider_that_refuses_ends_in_failed_with_its_reason(
-    client: TestClient, runtime: Runtime, seaweedfs: EmbeddedSeaweedFS
+WRONG_SECRET = "sentinel-secret-3f9c1e7a-never-shown"
+WRONG_KEY_ID = "LBSENTINELKEYID7Q2X"
+
+
+@pytest.mark.parametrize(
+    ("key_id", "secret", "code"),
+    [
+        (None, WRONG_SECRET, "SignatureDoesNotMatch"),  # the operator's key, with a wrong secret
+        (WRONG_KEY_ID, WRONG_SECRET, "InvalidAccessKeyId"),  # a key the provider does not know
+    ],
+)
+def test_a_provider_that_refuses_the_operators_key_tells_the_tenant_without_its_codes(
+    client: TestClient,
+    runtime: Runtime,
+    seaweedfs: EmbeddedSeaweedFS,
+    caplog: pytest.LogCaptureFixture,
+    key_id: str | None,
+    secret: str,
+    code: str,
 ) -> None:
-    add_provider(runtime, seaweedfs, "wrongkey", seaweedfs.endpoint, secret="not-the-secret")
+    """The tenant reads that the provider refused the control plane's credentials, never the
+    provider's code (``InvalidAccessKeyId`` reads as if the tenant's key were wrong), the operator's
+    key id or secret; the operator's log keeps the raw refusal."""
+    caplog.set_level("WARNING", logger="loopback.buckets.reconcile")
+    add_provider(runtime, seaweedfs, "wrongkey", seaweedfs.endpoint, secret=secret, key_id=key_id)
+    operator_key_id = key_id or seaweedfs.identity.access_key_id
     bucket_id = client.post(
         BUCKETS, json={"name": unique_bucket_name(), "provider": "wrongkey", "region": "r1"}
     ).json()["id"]
     failed = wait_for_status(client, bucket_id, "failed")
-    assert failed["status_reason"].startswith("create failed: create bucket: SignatureDoesNotMatch")
+    assert failed["status_reason"] == f"create failed: {CREDENTIALS_REFUSED}"
     assert row(runtime, bucket_id).attempts == 1
     assert events(runtime, bucket_id)[-1] == "failed"
+
+    tenant_reads = [
+        client.get(f"{BUCKETS}/{bucket_id}").text,
+        client.get(BUCKETS).text,
+        client.get(f"{BUCKETS}/{bucket_id}/events").text,
+        client.get(f"/v2/organizations/demo/projects/default/buckets/{bucket_id}").text,
+    ]
+    assert (
+        client.get(f"{BUCKETS}/{bucket_id}/events").json()["events"][-1]["reason"] == failed["status_reason"]
+    )
+    for text in tenant_reads:
+        for hidden in (code, "SignatureDoesNotMatch", "InvalidAccessKeyId", operator_key_id, secret):
+            assert hidden not in text, f"the tenant reads {hidden!r}"
+
+    operator_log = [r.getMessage() for r in caplog.records if bucket_id in r.getMessage()]
+    assert any(code in line for line in operator_log), operator_log  # the raw refusal, for the operator
+    assert all(secret not in line for line in caplog.messages)
 
 
 def test_concurrent_runs_of_one_reconcile_act_once(runtime: Runtime) -> None:

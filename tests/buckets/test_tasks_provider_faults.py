@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from loopback.credentials.models import Credential
-from loopback.providers.base import ProviderError
+from loopback.providers.base import TENANT_REASONS, ProviderError
 from loopback.runtime import Runtime
 from tests.conftest import BUCKETS, wait_for
 from tests.providers import fake_family
@@ -61,14 +61,18 @@ def test_transient_failures_are_retried_until_the_bucket_is_ready(
     assert kinds(client, bucket["id"]).count("retry") == 2
 
 
-def test_a_permanent_refusal_ends_in_failed_with_the_providers_message(
+def test_a_permanent_refusal_ends_in_failed_with_what_the_tenant_may_read(
     client: TestClient, fake: FakeProvider
 ) -> None:
-    fake.fail("create_bucket", ProviderError("create bucket: BucketAlreadyExists: taken", transient=False))
+    taken = ProviderError(
+        "create bucket: BucketAlreadyExists: taken", transient=False, code="BucketAlreadyExists"
+    )
+    fake.fail("create_bucket", taken)
     bucket = create(client, fake)
     failed = settled(client, bucket["id"], "failed", "ready")
     assert failed["status"] == "failed"
-    assert "BucketAlreadyExists" in failed["status_reason"]
+    assert failed["status_reason"] == f"create failed: {TENANT_REASONS['BucketAlreadyExists']}"
+    assert "BucketAlreadyExists" not in failed["status_reason"]  # the code is the operator's
     assert fake.calls["create_bucket"] == 1  # not retried
     assert client.get(f"{BUCKETS}/{bucket['id']}").status_code == 200  # recorded, honest
 

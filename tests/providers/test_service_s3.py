@@ -10,7 +10,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from loopback.kit.ports import free_ports
-from loopback.providers.base import Grant, Placement, ProviderError, RegionSpec
+from loopback.providers.base import CREDENTIALS_REFUSED, Grant, Placement, ProviderError, RegionSpec
 from loopback.providers.s3 import S3Provider, S3ProviderConfig
 from loopback.providers.seaweedfs import EmbeddedSeaweedFS
 from tests.conftest import unique_bucket_name, wait_for
@@ -120,14 +120,29 @@ def test_an_unreachable_endpoint_is_a_transient_error() -> None:
         adapter.create_bucket("some-bucket", REGION, TENANT)
     assert failure.value.transient
     assert failure.value.code == "Unreachable"
+    assert failure.value.summary == "the provider could not be reached"
 
 
-def test_wrong_keys_are_a_permanent_error(seaweedfs: EmbeddedSeaweedFS) -> None:
-    adapter = adapter_for(seaweedfs.endpoint, seaweedfs.identity.access_key_id, "wrong-secret")
+@pytest.mark.parametrize(
+    ("known_key", "code"), [(True, "SignatureDoesNotMatch"), (False, "InvalidAccessKeyId")]
+)
+def test_wrong_keys_are_a_permanent_error_whose_summary_names_no_code_or_key(
+    seaweedfs: EmbeddedSeaweedFS, known_key: bool, code: str
+) -> None:
+    """The raw message is the operator's; the summary, which tenants read, blames the control
+    plane's credentials and carries neither the provider's code nor the key id nor the secret."""
+    key_id = seaweedfs.identity.access_key_id if known_key else "LBUNKNOWNKEYID0042"
+    secret = "sentinel-secret-5b1d-never-shown"
+    adapter = adapter_for(seaweedfs.endpoint, key_id, secret)
     with pytest.raises(ProviderError) as failure:
         adapter.create_bucket(unique_bucket_name(), REGION, TENANT)
     assert not failure.value.transient
-    assert failure.value.code == "SignatureDoesNotMatch"
+    assert failure.value.code == code
+    assert code in failure.value.message
+    assert failure.value.summary == CREDENTIALS_REFUSED
+    for hidden in (code, key_id, secret):
+        assert hidden not in failure.value.summary
+    assert secret not in failure.value.message
 
 
 def test_an_unknown_region_is_refused(adapter: S3Provider) -> None:

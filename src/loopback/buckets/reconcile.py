@@ -279,6 +279,13 @@ class Reconciler:
                 log.info("bucket %s (%s) is deleted", claim.bucket_id, claim.name)
 
     def _record_failure(self, claim: Claim, error: ProviderError) -> None:
+        """Record a failed run for the tenant and tell the operator.
+
+        The row's reason and its event are the tenant's (both are read through tenant routes and the
+        console): they carry ``error.summary``, never the provider's raw text, which names the
+        operator's key and codes like ``InvalidAccessKeyId`` that read as if the tenant's key were
+        wrong. The raw text goes to the operator's log, with the bucket and the provider's code.
+        """
         retry_in: float | None = None
         with self._release(claim) as outcome:
             if outcome is None:
@@ -291,17 +298,26 @@ class Reconciler:
                 retry_in = retries.backoff_seconds(bucket.attempts)
                 bucket.next_attempt_at = utcnow() + timedelta(seconds=retry_in)
                 bucket.status_reason = (
-                    f"attempt {bucket.attempts} failed, retrying in {retry_in:.0f} s: {error.message}"
+                    f"attempt {bucket.attempts} failed, retrying in {retry_in:.0f} s: {error.summary}"
                 )
                 record_event(session, bucket, "retry", bucket.status_reason)
             else:
                 gave_up = f" (gave up after {bucket.attempts} attempts)" if error.transient else ""
                 bucket.status = BucketStatus.FAILED
-                bucket.status_reason = f"{action} failed{gave_up}: {error.message}"
+                bucket.status_reason = f"{action} failed{gave_up}: {error.summary}"
                 bucket.observed_generation = claim.generation
                 bucket.next_attempt_at = None
                 record_event(session, bucket, "failed", bucket.status_reason)
-        log.warning("bucket %s: %s", claim.bucket_id, error.message)
+        log.warning(
+            "bucket %s (%s): %s failed at provider %s: %s [code %s]; the tenant reads: %s",
+            claim.bucket_id,
+            claim.name,
+            "create" if claim.desired == DesiredState.PRESENT else "delete",
+            claim.adapter.name,
+            error.message,
+            error.code,
+            error.summary,
+        )
         if retry_in is not None:
             self.enqueue(claim.bucket_id, delay=retry_in)
 

@@ -48,7 +48,13 @@ register_url_convertor("bucket_id", BucketIdConvertor())
 ONE = "/{bucket_id:bucket_id}"
 
 
-@router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=BucketOut)
+# The 409 of create and of its dry run: one problem type (``conflict``) for a taken name.
+TAKEN = "a current bucket holds this name at that provider, or the Idempotency-Key is still running"
+
+
+@router.post(
+    "", status_code=status.HTTP_202_ACCEPTED, response_model=BucketOut, responses=problems(409, s409=TAKEN)
+)
 def create_bucket(
     body: BucketCreate,
     scope: BucketsCreate,
@@ -63,12 +69,13 @@ def create_bucket(
     return BucketOut.of(view)
 
 
-@router.post("/validate", response_model=BucketValidation)
+@router.post("/validate", response_model=BucketValidation, responses=problems(409, s409=TAKEN))
 def validate_bucket(
     body: BucketCreate, scope: BucketsCreate, buckets: BucketsDep, session: DbSession
 ) -> BucketValidation:
-    """Check a bucket's name and placement without recording anything; 422 lists every problem at once."""
-    _, region = buckets.check_new(session, body.name, body.provider, body.region, body.deletion_policy)
+    """Check a bucket's name and placement without recording anything, answering as create would:
+    422 lists every problem of the body at once, 409 says the name is taken."""
+    region = buckets.validate(session, body.name, body.provider, body.region, body.deletion_policy)
     return BucketValidation(
         valid=True, name=body.name, provider=body.provider, region=body.region, endpoint=region.endpoint
     )

@@ -96,8 +96,10 @@ class BucketOut(BaseModel):
     region: str
     status: str = Field(description="pending, provisioning, ready, failed, lost, deleting or deleted")
     status_reason: str | None
-    endpoint: str | None = Field(description="the S3 endpoint to use with this bucket, once ready")
-    usage: UsageOut
+    endpoint: str | None = Field(
+        description="the S3 endpoint to use with this bucket, once ready; null once deleted"
+    )
+    usage: UsageOut | None = Field(description="objects and bytes at the last sync; null once deleted")
     created_at: datetime
     updated_at: datetime
     supersedes: str | None = Field(description="the bucket id this row replaced")
@@ -117,8 +119,10 @@ class BucketOut(BaseModel):
             region=view.region,
             status=bucket.status,
             status_reason=bucket.status_reason,
-            endpoint=bucket.endpoint,
-            usage=UsageOut(
+            endpoint=None if view.gone else bucket.endpoint,
+            usage=None
+            if view.gone
+            else UsageOut(
                 object_count=bucket.object_count,
                 bytes=bucket.bytes,
                 last_synced_at=bucket.last_synced_at,

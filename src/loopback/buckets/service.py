@@ -123,6 +123,16 @@ class BucketService:
             raise Invalid.field("name", taken_message(name, provider))
         return provider_row, region_row
 
+    def validate(
+        self, session: Session, name: str, provider: str, region: str, deletion_policy: str
+    ) -> Region:
+        """The API's dry run of ``create``, answering as it would: 422 naming each field at fault,
+        409 for a name another current bucket holds at that provider; nothing is recorded."""
+        provider_row, region_row = self._placement(session, name, provider, region, deletion_policy)
+        if self._name_taken(session, provider_row.id, name):
+            raise Conflict(taken_message(name, provider))
+        return region_row
+
     def _placement(
         self, session: Session, name: str, provider: str, region: str, deletion_policy: str
     ) -> tuple[Provider, Region]:
@@ -218,10 +228,10 @@ class BucketService:
         except ProviderError as error:
             if error.transient:
                 raise ProviderUnavailable(
-                    f"could not ask the provider about {name!r}: {error.message}"
+                    f"could not ask the provider about {name!r}: {error.summary}"
                 ) from None
             raise Invalid.field(
-                "name", f"the operator's credentials at {provider!r} do not own {name!r}: {error.message}"
+                "name", f"the operator's credentials at {provider!r} do not own {name!r}: {error.summary}"
             ) from None
         if not exists:
             raise Invalid.field("name", f"provider {provider!r} has no bucket named {name!r} in {region!r}")
@@ -328,7 +338,7 @@ class BucketService:
                 )
             except ProviderError as error:
                 raise ProviderUnavailable(
-                    f"could not check that the bucket is empty: {error.message}"
+                    f"could not check that the bucket is empty: {error.summary}"
                 ) from None
             if held:
                 amount = f"{held}" if held < DELETE_CHECK_LIMIT else f"at least {held}"

@@ -1,7 +1,8 @@
 """API v2 for buckets: the older flat shape, kept for existing clients, deprecated.
 
 Thin presentation over the same bucket service as v3. The differences a v2 client relies on: a
-flat bucket (usage as ``size_bytes`` and ``object_count``, 0 before the first sync), numbered
+flat bucket (usage as ``size_bytes`` and ``object_count``, 0 before the first sync and null, with
+the endpoint, once deleted), numbered
 pages (``page``, ``per_page``, ``total``), superseded rows hidden from the list, no force or
 policy on delete. Every answer of these routes, problems included, says that v2 is deprecated
 (RFC 9745), when it goes away (RFC 8594), and where its successor is.
@@ -77,16 +78,22 @@ class DeprecatedRoute(APIRoute):
 
 
 class BucketV2(BaseModel):
-    """A bucket as API v2 shows it: flat, usage as two integers, no history."""
+    """A bucket as API v2 shows it: flat, usage as two integers (null once deleted), no history."""
 
     id: str
     name: str
     region: str = Field(description="region code")
     provider: str = Field(description="provider name")
     status: str = Field(description="pending, provisioning, ready, failed, lost, deleting or deleted")
-    endpoint: str | None = Field(description="the S3 endpoint to use with this bucket, once ready")
-    size_bytes: int = Field(description="bytes at the last usage sync; 0 before the first")
-    object_count: int = Field(description="objects at the last usage sync; 0 before the first")
+    endpoint: str | None = Field(
+        description="the S3 endpoint to use with this bucket, once ready; null once deleted"
+    )
+    size_bytes: int | None = Field(
+        description="bytes at the last usage sync; 0 before the first, null once deleted"
+    )
+    object_count: int | None = Field(
+        description="objects at the last usage sync; 0 before the first, null once deleted"
+    )
     created_at: datetime
 
     @classmethod
@@ -98,9 +105,9 @@ class BucketV2(BaseModel):
             region=view.region,
             provider=view.provider,
             status=bucket.status,
-            endpoint=bucket.endpoint,
-            size_bytes=bucket.bytes or 0,
-            object_count=bucket.object_count or 0,
+            endpoint=None if view.gone else bucket.endpoint,
+            size_bytes=None if view.gone else bucket.bytes or 0,
+            object_count=None if view.gone else bucket.object_count or 0,
             created_at=bucket.created_at,
         )
 

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from sqlalchemy import Select
 
-from loopback.buckets.models import Bucket
+from loopback.buckets.models import Bucket, BucketStatus
 from loopback.providers.models import Provider, Region
 
 
@@ -22,6 +22,12 @@ class BucketView:
     bucket: Bucket
     provider: str
     region: str
+
+    @property
+    def gone(self) -> bool:
+        """A deleted bucket holds nothing a tenant can reach: every view shows it with no endpoint
+        and no usage, so its last object count does not read as data it still holds."""
+        return self.bucket.status == BucketStatus.DELETED
 
 
 @dataclass(frozen=True)

@@ -81,9 +81,8 @@ class Issuing:
         """
         gone = session.execute(delete(IssuingCredential).where(IssuingCredential.id == credential_id))
         if getattr(gone, "rowcount", 0) != 1:
-            raise ProviderError(
-                "the provider took longer than the key's lease; the key was withdrawn", transient=True
-            )
+            took_too_long = "the provider took longer than the key's lease; the key was withdrawn"
+            raise ProviderError(took_too_long, transient=True, summary=took_too_long)
 
     def given_up(self, credential_id: str) -> None:
         """The attempt failed and cleaned up after itself: nothing is left to forget."""

@@ -62,9 +62,11 @@ PREFIX_FORBIDDEN = frozenset("*?$\\\"'")  # policy wildcards and quoting: a pref
 
 
 def provider_error(error: ProviderError) -> ProviderUnavailable | ProviderRefused:
+    """The tenant's answer says what a tenant may read (``summary``); the raw text goes to the log."""
+    log.warning("provider refused a key operation: %s (code %s)", error.message, error.code)
     if error.transient:
-        return ProviderUnavailable(f"{error.message}; nothing was recorded, try again")
-    return ProviderRefused(error.message)
+        return ProviderUnavailable(f"{error.summary}; nothing was recorded, try again")
+    return ProviderRefused(error.summary)
 
 
 @dataclass(frozen=True)

@@ -7,18 +7,68 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
+# What a tenant is told of a provider's refusal, by the provider's code. The raw text names the
+# operator's key, the provider's own codes (``InvalidAccessKeyId`` reads as if the tenant's key were
+# wrong) and sometimes more; it goes to the operator's log, and tenants read only these.
+CREDENTIALS_REFUSED = "the provider refused the control plane's credentials; the operator has been told"
+CREDENTIAL_CODES = frozenset(
+    {
+        "AccessDenied",
+        "AuthFailure",
+        "AuthorizationHeaderMalformed",
+        "ExpiredToken",
+        "Forbidden",
+        "HTTP401",
+        "HTTP403",
+        "InvalidAccessKeyId",
+        "InvalidClientTokenId",
+        "InvalidToken",
+        "SignatureDoesNotMatch",
+        "Unauthorized",
+        "401",
+        "403",
+    }
+)
+TENANT_REASONS: dict[str, str] = {
+    "BucketAlreadyExists": "the name is taken at the provider by another account; choose another name",
+    "BucketNotEmpty": "the bucket still holds objects at the provider",
+    "NoSlot": "the provider has no key linked for this tenant; the operator has been told",
+    "NoSuchSlot": "the provider has no key linked for this tenant; the operator has been told",
+    "NoSuchRegion": "the provider does not offer this region (anymore); the operator has been told",
+    "Timeout": "the provider did not answer in time (timeout)",
+    "TooManyBuckets": "the provider's bucket limit is reached; the operator has been told",
+    "Unreachable": "the provider could not be reached",
+}
+TRANSIENT_REASON = "the provider is unavailable for now"
+REFUSED_REASON = "the provider refused the request; the operator has been told"
+
+
+def tenant_reason(code: str | None, transient: bool) -> str:
+    """The one translation of a provider's refusal into what a tenant may read: no code, no key."""
+    if code in CREDENTIAL_CODES:
+        return CREDENTIALS_REFUSED
+    if code in TENANT_REASONS:
+        return TENANT_REASONS[code]
+    return TRANSIENT_REASON if transient else REFUSED_REASON
+
 
 class ProviderError(Exception):
     """A provider refused or failed. ``transient`` errors are retried; the others are final.
 
     ``code`` is the provider's own error code (``BucketNotEmpty``, ``AccessDenied`` ...) when it gave one.
+    ``message`` is the raw text, for the operator's log; ``summary`` is what a tenant may read
+    (``tenant_reason`` of the code, unless the adapter knows better), and never carries a code,
+    a key id or a secret.
     """
 
-    def __init__(self, message: str, *, transient: bool, code: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, transient: bool, code: str | None = None, summary: str | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.transient = transient
         self.code = code
+        self.summary = summary or tenant_reason(code, transient)
 
 
 @dataclass(frozen=True)

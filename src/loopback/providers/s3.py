@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, ReadTimeoutError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from loopback.providers.base import (
@@ -180,6 +180,8 @@ def classify(error: Exception, action: str) -> ProviderError:
         status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
         transient = code in TRANSIENT_CODES or status >= 500
         return ProviderError(f"{action}: {code}: {message}", transient=transient, code=code)
+    if isinstance(error, ReadTimeoutError):  # connected, and no answer came in time
+        return ProviderError(f"{action}: provider unreachable: {error}", transient=True, code="Timeout")
     if isinstance(error, BotoConnectionError | HTTPClientError):
         return ProviderError(f"{action}: provider unreachable: {error}", transient=True, code="Unreachable")
     return ProviderError(f"{action}: {error}", transient=False, code=type(error).__name__)
