@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text, text
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from loopback.kit.clock import utcnow
@@ -69,8 +69,9 @@ class Bucket(Base):
     next_attempt_at: Mapped[datetime | None] = mapped_column(default=None)
     claimed_until: Mapped[datetime | None] = mapped_column(default=None)
     endpoint: Mapped[str | None] = mapped_column(String(500), default=None)
-    object_count: Mapped[int | None] = mapped_column(default=None)
-    bytes: Mapped[int | None] = mapped_column(default=None)
+    # BigInteger: a bucket holds more than 2 GiB, and PostgreSQL's integer stops there
+    object_count: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    bytes: Mapped[int | None] = mapped_column(BigInteger, default=None)
     last_synced_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
