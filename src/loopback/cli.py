@@ -125,6 +125,32 @@ admin = typer.Typer(
 app.add_typer(admin, name="admin")
 
 
+@contextmanager
+def _database_of(settings: Settings) -> Iterator[None]:
+    """Turn a database that cannot be opened or used into one line that names it, and exit 1.
+
+    Run outside the data directory, SQLite's ``unable to open database file`` came as ~300 lines
+    of traceback; the user needs to know which database was tried and which setting moves it.
+    """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        yield
+    except DBAPIError as error:
+        url = settings.resolved_database_url
+        shown = make_url(url).render_as_string(hide_password=True)
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else type(error).__name__
+        where = (
+            "set LOOPBACK_DATA_DIR to the data directory of `loopback serve` (or run this where it runs), "
+            "or LOOPBACK_DATABASE_URL to its database"
+            if settings.database_url is None
+            else "check LOOPBACK_DATABASE_URL"
+        )
+        typer.echo(f"error: cannot use the database {shown} ({reason}): {where}", err=True)
+        raise typer.Exit(1) from None
+
+
 @admin.command("token")
 def admin_token(
     email: Annotated[str, typer.Argument(help="the user's email; the user is created when new")],
@@ -137,13 +163,14 @@ def admin_token(
     from loopback.tenancy.service import issue_user_token
 
     settings = _settings()
-    upgrade(settings.resolved_database_url)
-    db = Database(settings.resolved_database_url)
-    try:
-        with db.session() as session:
-            issued = issue_user_token(session, email, name, expires_in_days)
-    finally:
-        db.dispose()
+    with _database_of(settings):
+        upgrade(settings.resolved_database_url)
+        db = Database(settings.resolved_database_url)
+        try:
+            with db.session() as session:
+                issued = issue_user_token(session, email, name, expires_in_days)
+        finally:
+            db.dispose()
     typer.echo(f"Token for {email}, shown this once (stored hashed):")
     typer.echo(issued.secret)
 
@@ -163,10 +190,8 @@ def admin_rotate_secret_key(
 
     settings = _settings()
     try:
-        if settings.secret_key is None:
-            _rotate_the_key_file(settings, batch_size)
-        else:
-            _rotate_to_the_first_configured_key(settings, batch_size)
+        with _database_of(settings):
+            _rotate(settings, batch_size)
     except (SecretKeyError, ValueError) as error:
         typer.echo(f"error: {error}", err=True)
         path = key_file(settings)
@@ -177,6 +202,13 @@ def admin_rotate_secret_key(
                 err=True,
             )
         raise typer.Exit(1) from None
+
+
+def _rotate(settings: Settings, batch_size: int) -> None:
+    if settings.secret_key is None:
+        _rotate_the_key_file(settings, batch_size)
+    else:
+        _rotate_to_the_first_configured_key(settings, batch_size)
 
 
 def _rotate_to_the_first_configured_key(settings: Settings, batch_size: int) -> None:

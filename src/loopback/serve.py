@@ -135,13 +135,13 @@ def banner(settings: Settings, result: BootstrapResult, storage: EmbeddedSeaweed
         )
     lines.append(f"  Data     {settings.data_dir.resolve()}")
     if result.token is not None:
+        # The token once only: every copy of the banner in a log is another copy of the secret.
         lines += [
             "",
             f"Your operator token, shown this once (kept in {result.token_file}, mode 0600):",
-            f"  {result.token}",
+            f"  export LOOPBACK_TOKEN={result.token}",
             "",
             "Try it:",
-            f"  export LOOPBACK_TOKEN={result.token}",
             f'  curl -s -H "Authorization: Bearer $LOOPBACK_TOKEN" {url}/v3/regions',
         ]
     elif result.token_file is not None:

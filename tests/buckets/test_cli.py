@@ -115,8 +115,7 @@ def test_create_wait_then_list_show_and_events_by_name(cli: Cli) -> None:
     assert by_name["created_at"][:10] in shown
 
     events = cli.ok("buckets", "events", name).stdout
-    for kind in ("created", "provisioning", "ready"):
-        assert kind in events
+    assert events.index("ready") < events.index("provisioning") < events.index("created")  # newest first
     assert [e["kind"] for e in cli.json("buckets", "events", name)["events"]] == [
         "created",
         "provisioning",
@@ -169,6 +168,17 @@ def test_a_refused_placement_lists_each_field_and_points_at_regions(cli: Cli) ->
     assert "error: invalid input (422)" in result.stderr
     assert any(line.startswith("region: ") for line in result.stderr.splitlines())
     assert "`loopback regions` lists the providers and regions" in result.stderr
+    assert "provider 'local' has no region 'mars-1'" in result.stderr
+    assert "/v3/" not in result.stderr  # CLI advice, not the API's route
+
+    unknown = cli("buckets", "create", "fine-name", "--provider", "nowhere", "--region", "mars-1")
+    assert "provider: no provider named 'nowhere'" in unknown.stderr
+    assert "/v3/" not in unknown.stderr
+
+
+def test_create_help_says_which_names_are_allowed(cli: Cli) -> None:
+    shown = " ".join(cli.ok("buckets", "create", "--help").stdout.split())
+    assert "hyphens and dots" in shown
 
 
 def test_deleting_a_bucket_with_objects_needs_force_then_waits_until_deleted(
@@ -178,9 +188,14 @@ def test_deleting_a_bucket_with_objects_needs_force_then_waits_until_deleted(
     name = bucket["name"]
     operator_s3.put_object(Bucket=name, Key="keep-me", Body=b"x")
 
-    declined = cli("buckets", "delete", name, stdin="n\n")
+    counted = cli("buckets", "delete", name, stdin="y\n")  # refused before the question, not after the yes
+    assert counted.exit_code == ExitCode.REFUSED
+    assert f"error: bucket {name!r} holds 1 object; delete them first, or pass --force" in counted.stderr
+    assert "Delete bucket" not in counted.output
+
+    declined = cli("buckets", "delete", name, "--force", stdin="n\n")
     assert declined.exit_code == ExitCode.REFUSED
-    assert f"Delete bucket {name!r} of demo/default" in declined.output
+    assert f"Delete bucket {name!r} of demo/default and every object in it" in declined.output
 
     refused = cli("buckets", "delete", name, "--yes")
     assert refused.exit_code == ExitCode.REFUSED
@@ -199,6 +214,10 @@ def test_deleting_a_bucket_with_objects_needs_force_then_waits_until_deleted(
     history = cli.json("buckets", "list", "--all")["buckets"]
     assert [(b["name"], b["status"]) for b in history] == [(name, "deleted")]
     assert [b["id"] for b in cli.json("buckets", "list", "--status", "deleted")["buckets"]] == [bucket["id"]]
+
+    empty = cli.ready_bucket()["name"]  # counted empty: the question comes, and a yes deletes it
+    asked = cli.ok("buckets", "delete", empty, stdin="y\n")
+    assert f"Delete bucket {empty!r} of demo/default, and revoke its credentials?" in asked.output
 
 
 def test_wait_on_an_unreachable_provider_gives_up_with_exit_3(

@@ -338,6 +338,11 @@ def test_revoke_by_id_stops_the_key_for_every_bucket_and_asks_first(cli: Cli) ->
     assert declined.exit_code == ExitCode.REFUSED
     assert f"Revoke credential {issued['id']} of demo/default?" in declined.output
     assert cli.json("credentials", "show", issued["id"])["status"] == "active"
+    unanswered = cli("credentials", "revoke", issued["id"])  # a script: no terminal, no input
+    assert unanswered.exit_code == ExitCode.REFUSED
+    assert "error: no answer to the question: standard input is not a terminal" in unanswered.stderr
+    assert "pass --yes (-y) to go ahead without asking" in unanswered.stderr
+    assert cli.json("credentials", "show", issued["id"])["status"] == "active"
 
     revoked = cli.ok("credentials", "revoke", issued["id"], "--yes")
     assert f"Revoked credential {issued['id']} ({issued['access_key_id']})." in revoked.stderr

@@ -13,13 +13,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.fernet import Fernet
 from typer.testing import CliRunner, Result
 
 from loopback.app import create_app
 from loopback.cli import app
 from loopback.client.errors import ExitCode
 from loopback.kit.ports import free_ports
+from loopback.kit.settings import Settings
 from loopback.runtime import Runtime
+from loopback.serve import banner
+from loopback.tenancy.bootstrap import BootstrapResult
 from tests.live_server import LiveServer
 
 OPERATOR_TOKEN = "lbk_test-operator-token"
@@ -275,6 +279,8 @@ def test_a_project_token_works_in_its_project_and_nowhere_else(cli: Cli) -> None
     personal = cli("whoami", token=project_token)
     assert personal.exit_code == ExitCode.AUTH
     assert "needs a personal token" in personal.stderr
+    assert "pass --org and --project (or set LOOPBACK_ORG and LOOPBACK_PROJECT)" in personal.stderr
+    assert "`loopback tokens list --org ORG` shows it" in personal.stderr
 
     listed = cli.json("tokens", "list", "--org", "demo", "--project", "default")
     assert [(t["name"], t["project"], t["role_cap"]) for t in listed["tokens"]] == [
@@ -380,3 +386,39 @@ def test_the_server_side_commands_still_work(offline_cli: Cli) -> None:
     assert offline_cli.ok("version").stdout.strip()
     assert "| `user.read` |" in offline_cli.ok("permissions").stdout
     assert "orgs" in offline_cli.ok("--help").stdout
+
+
+def test_an_admin_command_that_cannot_open_the_database_says_which_and_what_to_set(offline_cli: Cli) -> None:
+    """Outside the data directory, one line names the database and the settings, not a traceback."""
+    missing = offline_cli.home / "no-data-dir"
+    outside = offline_cli("admin", "token", "ada@example.com", LOOPBACK_DATABASE_URL=None)
+    assert outside.exit_code == 1
+    assert outside.stderr.splitlines() == [
+        f"error: cannot use the database sqlite:///{missing / 'loopback.db'} (unable to open database file): "
+        "set LOOPBACK_DATA_DIR to the data directory of `loopback serve` (or run this where it runs), "
+        "or LOOPBACK_DATABASE_URL to its database"
+    ]
+    assert outside.stdout == ""
+
+    unreachable = f"postgresql+psycopg://postgres:hunter2@127.0.0.1:{free_ports(1)[0]}/loopback"
+    two_keys = f"{Fernet.generate_key().decode()},{Fernet.generate_key().decode()}"
+    for command in (["admin", "token", "ada@example.com"], ["admin", "rotate-secret-key"]):
+        refused = offline_cli(*command, LOOPBACK_DATABASE_URL=unreachable, LOOPBACK_SECRET_KEY=two_keys)
+        assert refused.exit_code == 1, command
+        [line] = refused.stderr.splitlines()
+        assert line.startswith("error: cannot use the database postgresql+psycopg://postgres:***@127.0.0.1:")
+        assert line.endswith("): check LOOPBACK_DATABASE_URL")
+        assert "hunter2" not in refused.output
+
+
+def test_the_start_banner_prints_the_token_once(tmp_path: Path) -> None:
+    """Every copy of the banner in a log is a copy of the operator token: it holds one."""
+    token = "lbk_banner-token-once"
+    settings = Settings(data_dir=tmp_path, database_url="sqlite://")
+    shown = banner(settings, BootstrapResult("demo", "default", token, tmp_path / "bootstrap-token"), None)
+
+    assert shown.count(token) == 1
+    assert f"  export LOOPBACK_TOKEN={token}" in shown.splitlines()
+    assert "shown this once" in shown
+    later = banner(settings, BootstrapResult("demo", "default", None, tmp_path / "bootstrap-token"), None)
+    assert "lbk_" not in later

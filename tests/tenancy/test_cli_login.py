@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import stat
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,6 +60,18 @@ def test_login_stores_url_and_token_for_this_user_only_and_later_commands_use_th
     assert f"cannot reach the API at {elsewhere}" in moved.stderr
 
 
+def test_a_token_given_for_one_command_goes_to_the_logged_in_url(cli: Cli) -> None:
+    """After ``login --api-url X``, ``--token T`` and ``LOOPBACK_TOKEN=T`` mean "T, at X", not the default."""
+    issued = cli.json("tokens", "create", "laptop")
+    cli.ok("login", "--api-url", str(cli.api_url), "--token", issued["token"], token=None)
+
+    by_flag = cli.json("whoami", "--token", OPERATOR_TOKEN, token=None, LOOPBACK_API_URL=None)
+    assert by_flag["email"] == OPERATOR
+    assert by_flag["token_id"] != issued["id"]  # the flag's token, sent to the login's URL
+    by_env = cli.json("whoami", token=OPERATOR_TOKEN, LOOPBACK_API_URL=None)
+    assert by_env["token_id"] == by_flag["token_id"]
+
+
 def test_a_wrong_token_is_refused_and_nothing_is_stored(cli: Cli) -> None:
     result = cli("login", "--token", "lbk_not-a-real-token", token=None)
 
@@ -79,12 +94,29 @@ def test_an_api_that_does_not_answer_stores_nothing(tmp_path: Path, monkeypatch:
     assert offline("login", "--api-url", "localhost:8080", "--token", "x").exit_code == ExitCode.USAGE
 
 
-def test_the_token_is_asked_for_without_echo_when_not_given(cli: Cli) -> None:
+def test_a_piped_token_is_read_from_stdin_without_a_prompt_or_a_warning(cli: Cli) -> None:
     result = cli.ok("login", token=None, stdin=OPERATOR_TOKEN + "\n")
 
-    assert "API token for" in result.stderr
+    assert "API token for" not in result.stderr  # no one at a terminal to prompt
     assert OPERATOR_TOKEN not in result.output
     assert json.loads(stored(cli).read_text())["token"] == OPERATOR_TOKEN
+
+    empty = cli("login", token=None, stdin="")
+    assert empty.exit_code == ExitCode.USAGE
+    assert "no API token: standard input is not a terminal" in empty.stderr
+
+    # a real process with a real pipe: getpass would warn that it cannot hide the input
+    piped = subprocess.run(
+        [sys.executable, "-m", "loopback", "login", "--api-url", str(cli.api_url)],
+        input=OPERATOR_TOKEN + "\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "LOOPBACK_CONFIG_DIR": str(cli.home / "piped"), "LOOPBACK_TOKEN": ""},
+    )
+    assert piped.returncode == 0, piped.stderr
+    assert "Warning" not in piped.stderr
+    assert f"Logged in to {cli.api_url} as {OPERATOR}" in piped.stderr
 
 
 def test_logout_forgets_the_login_and_the_next_command_says_how_to_log_in(cli: Cli) -> None:

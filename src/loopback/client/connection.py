@@ -2,14 +2,20 @@
 
 First match wins:
 
-- the API URL: ``--api-url``, ``LOOPBACK_API_URL``, the URL a token source stored with its token,
-  then ``http://127.0.0.1:8080`` (what ``make serve`` listens on);
+- the API URL: ``--api-url``, ``LOOPBACK_API_URL``, the URL ``loopback login`` stored, then
+  ``http://127.0.0.1:8080`` (what ``make serve`` listens on);
 - the token: ``--token``, ``LOOPBACK_TOKEN``, then each source in ``TOKEN_SOURCES``: the URL and
   token ``loopback login`` stored in the user config directory (``$LOOPBACK_CONFIG_DIR``, else
   ``login.json`` in ``typer.get_app_dir("loopback")``: ``$XDG_CONFIG_HOME/loopback`` or
   ``~/.config/loopback`` on Linux), then the bootstrap token ``loopback serve`` writes into its
-  data directory (``$LOOPBACK_DATA_DIR``, ``./.loopback`` by default). The stored URL goes with
-  the stored token: a token from ``--token`` or ``LOOPBACK_TOKEN`` never travels to it.
+  data directory (``$LOOPBACK_DATA_DIR``, ``./.loopback`` by default).
+
+After ``loopback login --api-url X``, every command calls X until ``--api-url``,
+``LOOPBACK_API_URL`` or ``loopback logout`` says otherwise, whichever token it sends: a user who
+logged in to X and passes ``--token T`` for one command means "T, at X", and the default URL would
+send T to whatever else listens on 127.0.0.1:8080. The login's URL is the one the user chose; the
+bootstrap token has none, so it is sent to the flag's, the environment's, the login's or the
+default URL in that order.
 """
 
 from __future__ import annotations
@@ -175,5 +181,20 @@ def connect(
     if found is None:
         ways = ["pass --token TOKEN", f"set {TOKEN_ENV}", *(source.hint() for source in sources)]
         raise NoToken("no API token: " + ", or ".join(ways))
-    url = checked_url(api_url or os.environ.get(API_URL_ENV) or found.api_url or DEFAULT_API_URL)
-    return Connection(url, found.token.strip(), found.origin)
+    url = api_url or os.environ.get(API_URL_ENV) or found.api_url or _logged_in_url(sources)
+    return Connection(checked_url(url or DEFAULT_API_URL), found.token.strip(), found.origin)
+
+
+def _logged_in_url(sources: Sequence[TokenSource]) -> str | None:
+    """The URL a source stored with its token (``loopback login``'s), for a token from elsewhere.
+
+    A source that cannot be read (the data directory of another user) stores no URL for this one.
+    """
+    for source in sources:
+        try:
+            found = source.find()
+        except NoToken:
+            continue
+        if found is not None and found.api_url:
+            return found.api_url
+    return None

@@ -3,13 +3,14 @@
 ``login`` checks the token with ``GET /v3/user`` before storing anything, then writes
 ``{"api_url": ..., "token": ...}`` to ``login.json`` in the user config directory (see
 ``loopback.client.connection.LoginFile``): the directory mode 0700, the file 0600. The token is
-never printed. Later commands find it after ``--token`` and ``LOOPBACK_TOKEN`` and use the stored
-URL unless ``--api-url`` or ``LOOPBACK_API_URL`` names another.
+never printed. Later commands find it after ``--token`` and ``LOOPBACK_TOKEN``, and call the stored
+URL with whichever token they send, unless ``--api-url`` or ``LOOPBACK_API_URL`` names another.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from typing import Annotated
 
 import typer
@@ -30,7 +31,7 @@ def login(
         str | None,
         typer.Option(
             "--token",
-            help="the API token (lbk_...); asked for without echo when left out",
+            help="the API token (lbk_...); when left out, asked for without echo, or read from a pipe",
             show_default=False,
             rich_help_panel=CONNECTION_PANEL,
         ),
@@ -38,9 +39,7 @@ def login(
 ) -> None:
     """Check an API token and store it with the API's URL for the next commands (mode 0600)."""
     url = checked_url(api_url or os.environ.get(API_URL_ENV) or DEFAULT_API_URL)
-    if not token:
-        token = typer.prompt(f"API token for {url}", hide_input=True, err=True)
-    token = token.strip()
+    token = (token or _asked_for(url)).strip()
     with ApiClient(Connection(url, token, ORIGIN)) as client:
         try:
             user = client.get(v3("user")).body
@@ -59,6 +58,23 @@ def login(
     path = source.save(url, token)
     who = user.get("email") or "a project token"
     typer.echo(f"Logged in to {url} as {who}; the token is stored in {path} (mode 0600).", err=True)
+
+
+def _asked_for(url: str) -> str:
+    """The token typed without echo at a terminal, or the first line of a pipe (``... | loopback login``).
+
+    ``getpass`` on a pipe cannot hide anything and warns (``GetPassWarning``) that it echoes.
+    """
+    if sys.stdin.isatty():
+        return str(typer.prompt(f"API token for {url}", hide_input=True, err=True))
+    line = sys.stdin.readline().strip()
+    if not line:
+        raise ClientError(
+            "no API token: standard input is not a terminal and its first line is empty",
+            ExitCode.USAGE,
+            ["pass --token TOKEN, or pipe the token in: `loopback login < token-file`"],
+        )
+    return line
 
 
 def logout() -> None:

@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal
 import typer
 
 from loopback.client.connection import API_URL_ENV, DEFAULT_API_URL, TOKEN_ENV, connect
+from loopback.client.errors import ClientError, ExitCode
 from loopback.client.http import ApiClient
 from loopback.client.output import OutputFormat, Printer
 
@@ -76,9 +77,23 @@ class Options:
         return Printer(self.output)
 
     def confirm(self, question: str) -> None:
-        """Ask before what cannot be undone, unless ``--yes``; declining (or no terminal) exits 1."""
-        if not self.yes:
-            typer.confirm(question, abort=True, err=True)
+        """Ask before what cannot be undone, unless ``--yes``; declining exits 1.
+
+        With no answer to read (a script, CI, ``< /dev/null``) it says that ``--yes`` is what such
+        a run needs, instead of the bare ``Aborted.`` of a question nobody could answer.
+        """
+        if self.yes:
+            return
+        try:
+            agreed = typer.confirm(question, err=True)
+        except typer.Abort:  # end of input before any answer
+            raise ClientError(
+                "no answer to the question: standard input is not a terminal, or it ended; nothing was done",
+                ExitCode.REFUSED,
+                ["pass --yes (-y) to go ahead without asking"],
+            ) from None
+        if not agreed:
+            raise typer.Abort()
 
     def required_org(self) -> str:
         """``--org`` of a command that requires it (Typer refuses the command without it)."""

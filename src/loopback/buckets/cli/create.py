@@ -18,6 +18,11 @@ from loopback.client.errors import ApiProblem
 from loopback.client.http import ApiClient, ApiResponse
 from loopback.client.options import Options, with_options
 
+NAME_HELP = (
+    "S3 bucket name: 3-63 lowercase letters, digits, hyphens and dots (logs.example.com), "
+    "a letter or digit at each end; not an IP address"
+)
+
 
 def _ask(client: ApiClient, path: str, body: Mapping[str, Any]) -> ApiResponse:
     """POST for a bucket to be made; a refused provider or region says where to find the ones there are."""
@@ -30,7 +35,7 @@ def _ask(client: ApiClient, path: str, body: Mapping[str, Any]) -> ApiResponse:
 @with_options(ORG, PROJECT)
 def create_bucket(
     options: Options,
-    name: Annotated[str, typer.Argument(help="S3 bucket name: 3-63 lowercase letters, digits, hyphens")],
+    name: Annotated[str, typer.Argument(help=NAME_HELP)],
     provider: Annotated[
         str, typer.Option(help="the provider, as `loopback regions` lists it", show_default=False)
     ],

@@ -56,7 +56,11 @@ def show_bucket(options: Options, bucket: BucketArgument) -> None:
 
 @with_options(ORG, PROJECT)
 def bucket_events(options: Options, bucket: BucketArgument) -> None:
-    """Every change of a bucket's status with its reason, oldest first."""
+    """Every change of a bucket's status with its reason, newest first (--output json: oldest first)."""
     with in_project(options) as (client, where):
         answer = client.get(where.buckets(bucket_id(client, where, bucket), "events"))
-    options.printer().rows(answer, "events", EVENT, "No events.")
+    show = options.printer()
+    if show.json:
+        typer.echo(answer.text)  # the API's JSON as it came, for scripts
+        return
+    show.table(list(reversed(answer.body.get("events") or [])), EVENT, "No events.")

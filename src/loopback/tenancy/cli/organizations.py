@@ -6,16 +6,29 @@ from typing import Annotated
 
 import typer
 
+from loopback.client.errors import ApiProblem
 from loopback.client.http import v3
 from loopback.client.options import YES, Options, with_options
 from loopback.tenancy.cli.columns import ORGANIZATION, USER
+
+PROJECT_TOKEN_HINTS = [
+    "a project token acts in its one project: pass --org and --project (or set LOOPBACK_ORG and "
+    "LOOPBACK_PROJECT) to the bucket and credentials commands",
+    "the API does not tell a project token which project it is; "
+    "`loopback tokens list --org ORG` shows it to the organization's admins",
+]
 
 
 @with_options()
 def whoami(options: Options) -> None:
     """Who the token belongs to, and the organizations they are a member of."""
     with options.api() as client:
-        answer = client.get(v3("user"))
+        try:
+            answer = client.get(v3("user"))
+        except ApiProblem as problem:
+            if problem.status == 403 and problem.permission == "user.read":  # no account: a project token
+                problem.hints.extend(PROJECT_TOKEN_HINTS)
+            raise
     show = options.printer()
     show.record(answer, USER)
     if not show.json:
