@@ -19,7 +19,7 @@ from playwright.sync_api import Browser, ConsoleMessage, Error, Frame, Page, exp
 from loopback.app import create_app
 from loopback.runtime import Runtime
 from loopback.web.following import NO_SCRIPT_REFRESH
-from tests.conftest import unique_bucket_name, wait_for
+from tests.conftest import BUCKETS, unique_bucket_name, wait_for
 from tests.live_server import LiveServer
 from tests.web.conftest import OPERATOR_TOKEN
 
@@ -229,5 +229,49 @@ def test_without_javascript_the_page_reloads_itself_until_the_bucket_is_ready(
     assert set(loads) == {bucket_page}, "the page reloaded itself, and went nowhere else"
     expect(refresh).to_have_count(0)  # ready: nothing left to follow
     expect(page.get_by_role("button", name="Issue a key")).to_be_visible()
+    assert problems == []
+    page.context.close()
+
+
+# What sticks out past 390 px, to say which element made a page too wide.
+WIDER_THAN_390 = """Array.from(document.querySelectorAll("body *"))
+  .filter(e => e.getBoundingClientRect().right > 391 && !e.closest(".table-scroll"))
+  .slice(0, 8).map(e => e.tagName + "." + e.className + " " + Math.round(e.getBoundingClientRect().right))"""
+
+
+def test_at_390_px_wide_the_keys_and_events_tables_scroll_inside_the_page(
+    browser: Browser, live: LiveServer, start_worker: Callable[[], None]
+) -> None:
+    """A phone's width: the wide tables scroll in their own box, the page itself never sideways."""
+    problems: list[str] = []
+    page = open_page(browser, problems)
+    sign_in(page, live)
+    start_worker()
+    api = page.context.request
+    headers = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+    created = api.post(
+        live.url + BUCKETS,
+        headers=headers,
+        data={"name": unique_bucket_name("narrow"), "provider": "local", "region": "local-1"},
+    )
+    assert created.status == 202, created.text()
+    bucket_id = created.json()["id"]
+    wait_for(lambda: api.get(f"{live.url}{BUCKETS}/{bucket_id}", headers=headers).json()["status"] == "ready")
+    issued = api.post(
+        f"{live.url}{BUCKETS}/{bucket_id}/credentials",
+        headers=headers,
+        data={"name": "a key with a rather long name for a narrow screen"},
+    )
+    assert issued.status == 201, issued.text()
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    project = live.url + "/console/demo/default"
+    for path in (f"/buckets/{bucket_id}", "/keys", ""):
+        page.goto(project + path)
+        expect(page.locator("table").first).to_be_visible()
+        width = page.evaluate("document.scrollingElement.scrollWidth")
+        assert width <= 390, f"{path or '/'} is {width} px wide at 390 px: {page.evaluate(WIDER_THAN_390)}"
+        for table in page.locator(".table-scroll").all():  # each table scrolls inside its own box
+            assert table.evaluate("box => getComputedStyle(box).overflowX") == "auto"
     assert problems == []
     page.context.close()

@@ -7,10 +7,13 @@ changes. Without JavaScript the page reloads itself every ``NO_SCRIPT_REFRESH`` 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from loopback.buckets.models import BucketStatus
-from loopback.buckets.service import BucketFilters, BucketView
+from loopback.buckets.service import BucketView
 from loopback.tenancy.access import ProjectScope
 from loopback.web.dependencies import Console
+from loopback.web.listing import current_buckets
 
 BUSY = frozenset({BucketStatus.PENDING, BucketStatus.PROVISIONING, BucketStatus.DELETING})
 # Without JavaScript, pages with a bucket on its way reload themselves this often (seconds).
@@ -19,18 +22,13 @@ NO_SCRIPT_REFRESH = 3
 
 def project_state(console: Console, scope: ProjectScope) -> tuple[str, bool]:
     """A fingerprint of every current bucket's status, and whether one is still on its way."""
-    parts: list[str] = []
-    busy = False
-    cursor: str | None = None
-    while True:
-        views, cursor = console.runtime.buckets.list(
-            console.session, scope, 200, cursor, BucketFilters(superseded=False)
-        )
-        for view in views:
-            parts.append(f"{view.bucket.id}:{view.bucket.status}")
-            busy = busy or view.bucket.status in BUSY
-        if cursor is None:
-            return ",".join(parts), busy
+    return fingerprint(current_buckets(console, scope))
+
+
+def fingerprint(views: Sequence[BucketView]) -> tuple[str, bool]:
+    """What the list page polls for, from the current buckets it read already."""
+    parts = [f"{view.bucket.id}:{view.bucket.status}" for view in views]
+    return ",".join(parts), any(view.bucket.status in BUSY for view in views)
 
 
 def bucket_state(view: BucketView) -> str:

@@ -20,6 +20,9 @@ from loopback.kit.secrets import SecretKeyError, SecretStore
 
 SESSION_COOKIE = "loopback_console"
 ONCE_COOKIE = "loopback_console_once"
+LAST_PLACE_COOKIE = "loopback_console_last"
+# The project a browser last opened is remembered this long (seconds): it opens there next time.
+LAST_PLACE_SECONDS = 90 * 86400
 COOKIE_PATH = "/console"
 # A console session outlives a working day at most; the API token inside may expire sooner.
 SESSION_SECONDS = 12 * 3600
@@ -138,6 +141,20 @@ def take_once(store: SecretStore, request: Request, visit: Visit, place: str) ->
     if payload is None or payload.get("place") != place or not visit.accepts(payload.get("csrf")):
         return None
     return ShownOnce(place, str(payload["credential"]), str(payload["key"]), str(payload["secret"]))
+
+
+def remember_place(request: Request, response: Response, place: str) -> None:
+    """The project this browser opened last (``org/project``): signing in again opens it.
+
+    Only slugs, which the page's own URL shows, so it is kept in clear; a place the caller can no
+    longer open is ignored when read.
+    """
+    if request.cookies.get(LAST_PLACE_COOKIE) != place:
+        _set(request, response, LAST_PLACE_COOKIE, place, LAST_PLACE_SECONDS)
+
+
+def last_place(request: Request) -> str | None:
+    return request.cookies.get(LAST_PLACE_COOKIE)
 
 
 def has_once(request: Request) -> bool:

@@ -13,6 +13,7 @@ from loopback.kit.errors import Invalid
 from loopback.web.dependencies import PostedForm, SignedIn
 from loopback.web.following import BUSY, bucket_state, project_state
 from loopback.web.forms import KeyForm, field_errors, key_errors
+from loopback.web.placements import FAILING, failed_check_message
 from loopback.web.rendering import console_router
 
 router = console_router()
@@ -45,7 +46,7 @@ def check_bucket(org: str, project: str, form: PostedForm, console: SignedIn) ->
     """Validation as you type: every problem of the create form, by field, recording nothing."""
     console.scope(org, project, "buckets.create")  # admits the caller; names are unique per provider
     try:
-        _, region = console.runtime.buckets.check_new(
+        provider, region = console.runtime.buckets.check_new(
             console.session,
             form.text("name"),
             form.text("provider"),
@@ -53,8 +54,15 @@ def check_bucket(org: str, project: str, form: PostedForm, console: SignedIn) ->
             form.text("deletion_policy") or DeletionPolicy.DELETE,
         )
     except Invalid as invalid:
-        return JSONResponse({"valid": False, "errors": field_errors(invalid.problems), "endpoint": None})
-    return JSONResponse({"valid": True, "errors": {}, "endpoint": region.endpoint})
+        return JSONResponse(
+            {"valid": False, "errors": field_errors(invalid.problems), "endpoint": None, "warning": None}
+        )
+    check = console.runtime.providers.readiness(console.session).get(provider.name, {})
+    if check.get("status") == FAILING:
+        # no endpoint is promised at a provider whose last check failed: the bucket may never be ready
+        warning = failed_check_message(provider.display_name)
+        return JSONResponse({"valid": True, "errors": {}, "endpoint": None, "warning": warning})
+    return JSONResponse({"valid": True, "errors": {}, "endpoint": region.endpoint, "warning": None})
 
 
 @router.post("/_api/{org}/{project}/keys/check")

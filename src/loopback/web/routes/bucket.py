@@ -21,9 +21,11 @@ from loopback.web.dependencies import Console, Page, PostedForm, bucket_path, re
 from loopback.web.following import BUSY, NO_SCRIPT_REFRESH, bucket_state
 from loopback.web.forms import ACCESS_MODES, BUCKET_KEY_FIELDS, KeyForm, key_errors
 from loopback.web.issuing import hand_over, handover_formats, issue
+from loopback.web.placements import Placements
 from loopback.web.rendering import CONSOLE, console_router, render
 from loopback.web.session import drop_once, has_once, take_once
 from loopback.web.snippets import connection_snippets
+from loopback.web.timeline import history
 
 router = console_router()
 
@@ -34,7 +36,9 @@ BUCKET_PAGE_OFFERS = (
     "credentials.revoke",
     "buckets.delete",
     "usage.refresh",
+    "buckets.create",  # a failed or lost bucket is replaced with this permission, as in the API
 )
+REPLACEABLE_HERE = frozenset({BucketStatus.FAILED, BucketStatus.LOST})
 # Keys listed on a bucket's page; the project's keys page pages through every key.
 BUCKET_PAGE_KEYS = 500
 
@@ -68,6 +72,11 @@ def _bucket_page(
         shown.access_key_id if shown else (usable[-1].credential.access_key_id if usable else None)
     )
     busy = view.bucket.status in BUSY
+    replaceable = (
+        view.bucket.status in REPLACEABLE_HERE
+        and view.bucket.superseded_by_id is None
+        and allowed["buckets.create"]
+    )
     return render(
         request,
         "bucket.html",
@@ -78,7 +87,9 @@ def _bucket_page(
         busy=busy,
         ready=view.bucket.status == BucketStatus.READY,
         being_deleted=view.bucket.desired_state == DesiredState.ABSENT,
-        events=list(reversed(events)),
+        gone=view.bucket.status == BucketStatus.DELETED,  # no usage, endpoint or snippets to show
+        replacement=Placements.read(runtime, session) if replaceable else None,
+        events=history(events, keys),
         keys=keys,
         shown=shown,
         formats=handover_formats(console, scope, shown, keys),
@@ -145,6 +156,17 @@ def revoke_key(
     console.runtime.buckets.get(console.session, scope, bucket_id)
     console.runtime.credentials.revoke(console.session, scope, credential_id, bucket_id)
     return redirect(f"{bucket_path(scope, bucket_id)}?revoked={quote(credential_id)}#keys")
+
+
+@router.post("/{org}/{project}/buckets/{bucket_id}/replace")
+def replace_bucket(org: str, project: str, bucket_id: str, form: PostedForm, console: Page) -> Response:
+    """A failed or lost bucket again, as a new row where the form says (by default where it was)."""
+    scope = console.scope(org, project, "buckets.create")  # as the API's replace
+    provider, _, region = form.text("placement").partition("/")
+    view = console.runtime.buckets.replace(
+        console.session, scope, bucket_id, None, provider or None, region or None
+    )
+    return redirect(bucket_path(scope, view.bucket.id))
 
 
 @router.post("/{org}/{project}/buckets/{bucket_id}/usage/refresh")

@@ -10,14 +10,17 @@ from urllib.parse import quote
 from fastapi import Query, Response
 from fastapi.responses import HTMLResponse
 
-from loopback.buckets.models import BucketStatus, DeletionPolicy
-from loopback.buckets.service import BucketFilters
+from loopback.buckets.models import DeletionPolicy
+from loopback.buckets.service import BucketService
 from loopback.kit.errors import Conflict, Invalid
 from loopback.tenancy.access import ProjectScope
-from loopback.web.dependencies import PAGE_SIZE, Console, Page, PostedForm, bucket_path, redirect
-from loopback.web.following import BUSY, NO_SCRIPT_REFRESH, project_state
+from loopback.web.dependencies import Console, Page, PostedForm, bucket_path, redirect
+from loopback.web.following import BUSY, NO_SCRIPT_REFRESH, fingerprint
 from loopback.web.forms import BucketForm, field_errors
-from loopback.web.rendering import CONSOLE, Chrome, console_router, render
+from loopback.web.listing import SORTS, BucketQuery, Totals, current_buckets, list_page
+from loopback.web.placements import Placements, failed_check_message
+from loopback.web.rendering import CONSOLE, Chrome, Place, console_router, render
+from loopback.web.session import last_place, remember_place
 
 router = console_router()
 
@@ -27,8 +30,30 @@ def home(console: Page) -> Response:
     """The first project the caller can open; the switcher in the header reaches the others."""
     chrome: Chrome = console.request.state.chrome
     if chrome.places:
-        return redirect(chrome.places[0].path)
+        return redirect(_opening_place(console, chrome.places).path)
     return render(console.request, "welcome.html")
+
+
+# At most this many projects are counted for buckets when the console picks where to open.
+OPENING_CANDIDATES = 50
+
+
+def _opening_place(console: Console, places: list[Place]) -> Place:
+    """Where the console opens: the project this browser opened last, when the caller still can;
+    else the first project holding a bucket; else the first project."""
+    last = last_place(console.request)
+    remembered = next((p for p in places if p.key == last), None)
+    if remembered is not None:
+        return remembered
+    ids = {
+        f"{reached.organization.slug}/{project.slug}": (reached.organization.id, project.id)
+        for reached in console.reach or []
+        for project in reached.projects
+    }
+    for place in places[:OPENING_CANDIDATES]:
+        if place.key in ids and BucketService.live_buckets(console.session, *ids[place.key]):
+            return place
+    return places[0]
 
 
 @router.get("/switch")
@@ -45,24 +70,30 @@ def buckets_page(
     org: str,
     project: str,
     console: Page,
-    cursor: Annotated[str | None, Query(max_length=64)] = None,
+    q: Annotated[str, Query(max_length=200)] = "",
+    sort: Annotated[str, Query(max_length=20)] = "created",
+    order: Annotated[str, Query(max_length=10)] = "asc",
     deleted: bool = False,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> Response:
-    """The project's buckets with status, placement, usage and last sync."""
+    """The project's buckets with status, placement, usage and last sync: searched by name, sorted
+    by a column, with the project's totals; every choice is a query parameter, so no script is needed."""
     scope = console.scope(org, project, "buckets.read")
-    views, next_cursor = console.runtime.buckets.list(
-        console.session, scope, PAGE_SIZE, cursor, BucketFilters(superseded=False)
-    )
-    shown = [v for v in views if deleted or v.bucket.status != BucketStatus.DELETED]
-    state, busy = project_state(console, scope)
-    return render(
+    views = current_buckets(console, scope)
+    query = BucketQuery.of(q, sort, order, deleted, page)
+    listed = list_page(views, query)
+    state, busy = fingerprint(views)
+    response = render(
         console.request,
         "buckets.html",
         scope=scope,
-        buckets=shown,
-        hidden=len(views) - len(shown),
+        buckets=listed.shown,
+        listed=listed,
+        query=query,
+        sorts=SORTS,
+        totals=Totals.of(views),
+        hidden=listed.hidden,
         deleted=deleted,
-        next_cursor=next_cursor,
         can_create=console.can(scope, "buckets.create"),
         can_keys=console.can(scope, "credentials.read"),
         busy=frozenset(BUSY),
@@ -70,6 +101,8 @@ def buckets_page(
         poll=f"{CONSOLE}/_api/{org}/{project}/status" if busy else None,
         poll_state=state,
     )
+    remember_place(console.request, response, f"{scope.organization_slug}/{scope.project_slug}")
+    return response
 
 
 @router.get("/{org}/{project}/buckets")
@@ -84,12 +117,10 @@ def _create_form(
     errors: dict[str, list[str]],
     status: int = 200,
 ) -> HTMLResponse:
-    regions = console.runtime.providers.regions(console.session)
-    providers: dict[str, str] = {}
-    for choice in regions:
-        providers.setdefault(choice.provider, choice.family)
-    if not values.provider and regions:
-        values = dataclasses.replace(values, provider=regions[0].provider, region=regions[0].code)
+    placements = Placements.read(console.runtime, console.session)
+    default = placements.default()
+    if not values.provider and default is not None:  # never a provider whose last check failed
+        values = dataclasses.replace(values, provider=default.provider, region=default.code)
     return render(
         console.request,
         "new_bucket.html",
@@ -97,8 +128,9 @@ def _create_form(
         scope=scope,
         values=values,
         errors=errors,
-        providers=providers,
-        regions=regions,
+        providers=placements.providers,
+        regions=placements.regions,
+        failed_check=failed_check_message,
         policies=[p.value for p in DeletionPolicy],
         check=f"{CONSOLE}/_api/{scope.organization_slug}/{scope.project_slug}/buckets/check",
     )

@@ -54,6 +54,9 @@
       });
       var chosen = region.options[region.selectedIndex];
       if ((!chosen || chosen.parentNode.disabled) && first) { first.selected = true; }
+      Array.prototype.forEach.call(form.querySelectorAll("[data-failing-for]"), function (note) {
+        note.hidden = note.getAttribute("data-failing-for") !== provider.value;
+      });
     }
     provider.addEventListener("change", filter);
     filter();
@@ -89,7 +92,10 @@
       var ok = form.querySelector('[data-ok-for="name"]');
       if (ok) {
         ok.hidden = !(body.valid && touched);
-        ok.textContent = body.valid ? "✓ Available. Its endpoint will be " + body.endpoint : "";
+        // A provider whose last check failed gets no promise of an endpoint: the server says why.
+        ok.textContent = !body.valid ? "" : body.warning ? "✓ The name is free. " + body.warning
+          : "✓ Available. Its endpoint will be " + body.endpoint;
+        ok.classList.toggle("warning", Boolean(body.valid && body.warning));
       }
     }
 
