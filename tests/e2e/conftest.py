@@ -105,5 +105,8 @@ def serve_factory(tmp_path: Path) -> Iterator[list[ServeProcess]]:
     yield started
     for serve in started:
         if serve.process is not None and serve.process.poll() is None:
-            serve.process.kill()
-            serve.process.wait()
+            # SIGTERM, so serve stops its SeaweedFS children; a SIGKILL here orphaned them
+            try:
+                serve.stop()
+            except subprocess.TimeoutExpired:
+                serve.process.wait()
