@@ -43,16 +43,26 @@ def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedSeaw
         yield storage
 
 
-@pytest.fixture
-def operator_s3(seaweedfs: EmbeddedSeaweedFS) -> Any:
-    """boto3 S3 with the storage operator's identity, to look behind the control plane's back."""
+def operator_client(seaweedfs: EmbeddedSeaweedFS, service: str) -> Any:
+    """boto3 ``service`` (s3, iam) with the storage operator's identity, to look behind the
+    control plane's back."""
     return boto3.client(
-        "s3",
+        service,
         endpoint_url=seaweedfs.endpoint,
         aws_access_key_id=seaweedfs.identity.access_key_id,
         aws_secret_access_key=seaweedfs.identity.secret_access_key,
         region_name="local-1",
     )
+
+
+@pytest.fixture
+def operator_s3(seaweedfs: EmbeddedSeaweedFS) -> Any:
+    return operator_client(seaweedfs, "s3")
+
+
+@pytest.fixture
+def operator_iam(seaweedfs: EmbeddedSeaweedFS) -> Any:
+    return operator_client(seaweedfs, "iam")
 
 
 @pytest.fixture(params=BACKENDS)

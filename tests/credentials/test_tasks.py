@@ -7,7 +7,6 @@ import json
 from datetime import timedelta
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 from fastapi.testclient import TestClient
@@ -18,7 +17,7 @@ from loopback.kit.clock import utcnow
 from loopback.providers.seaweedfs import EmbeddedSeaweedFS
 from loopback.runtime import Runtime
 from loopback.tenancy.models import AuditEvent
-from tests.conftest import create_ready_bucket, s3_client_for, wait_for
+from tests.conftest import create_ready_bucket, operator_client, s3_client_for, wait_for
 from tests.credentials.test_endpoints_access_modes import KEYS, PROJECT, issue, outcome
 
 PUBLIC_READ = "public-read"
@@ -144,13 +143,7 @@ def test_keys_issued_under_the_old_policy_are_narrowed_on_start(
     """A key from before this change held ``s3:*`` on its bucket; every start rewrites it."""
     bucket = create_ready_bucket(client, "legacy")
     issued = issue(client, [{"bucket_id": bucket["id"]}])
-    iam = boto3.client(
-        "iam",
-        endpoint_url=seaweedfs.endpoint,
-        aws_access_key_id=seaweedfs.identity.access_key_id,
-        aws_secret_access_key=seaweedfs.identity.secret_access_key,
-        region_name="local-1",
-    )
+    iam = operator_client(seaweedfs, "iam")
     with runtime.db.session() as session:
         row = session.get(Credential, issued["id"])
         assert row is not None

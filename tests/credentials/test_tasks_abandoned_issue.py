@@ -12,7 +12,6 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, cast
 
-import boto3
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
@@ -23,7 +22,6 @@ from loopback.credentials.models import Credential, IssuingCredential
 from loopback.credentials.service import CredentialService, GrantRequest, KeyRequest
 from loopback.kit.clock import utcnow
 from loopback.providers.base import StorageProvider
-from loopback.providers.seaweedfs import EmbeddedSeaweedFS
 from loopback.providers.service import ProviderService
 from loopback.runtime import Runtime
 from tests.buckets.fakes import RecordingQueue
@@ -66,17 +64,6 @@ def die() -> None:
 
 
 @pytest.fixture
-def iam(seaweedfs: EmbeddedSeaweedFS) -> Any:
-    return boto3.client(
-        "iam",
-        endpoint_url=seaweedfs.endpoint,
-        aws_access_key_id=seaweedfs.identity.access_key_id,
-        aws_secret_access_key=seaweedfs.identity.secret_access_key,
-        region_name="local-1",
-    )
-
-
-@pytest.fixture
 def short_lease(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(issuing, "LEASE_SECONDS", 1.0)
     monkeypatch.setattr(issuing, "RENEW_SECONDS", 0.3)
@@ -100,17 +87,17 @@ def die_while_issuing(runtime: Runtime, bucket_id: str) -> tuple[str, RecordingQ
 
 
 def test_the_identity_of_a_key_whose_process_died_is_removed(
-    client: TestClient, runtime: Runtime, iam: Any, short_lease: None
+    client: TestClient, runtime: Runtime, operator_iam: Any, short_lease: None
 ) -> None:
     bucket = create_ready_bucket(client, "died")
     credential_id, _ = die_while_issuing(runtime, bucket["id"])
     user = f"lb-{credential_id}"
-    assert user in users(iam)  # the provider made it, and no record names it
+    assert user in users(operator_iam)  # the provider made it, and no record names it
     with runtime.db.session() as session:
         assert session.get(Credential, credential_id) is None
         assert session.get(IssuingCredential, credential_id) is not None
     runtime.credentials.forget_abandoned(credential_id)  # before the lease ran out: a live attempt
-    assert user in users(iam)
+    assert user in users(operator_iam)
     with runtime.db.session() as session:
         session.execute(
             update(IssuingCredential)
@@ -118,13 +105,13 @@ def test_the_identity_of_a_key_whose_process_died_is_removed(
             .values(lease_expires_at=utcnow() - timedelta(seconds=1))
         )
     runtime.credentials.forget_abandoned(credential_id)  # the task, once the lease has run out
-    assert user not in users(iam)
+    assert user not in users(operator_iam)
     with runtime.db.session() as session:
         assert session.scalar(select(func.count()).select_from(IssuingCredential)) == 0
 
 
 def test_the_upkeep_round_forgets_what_the_task_missed(
-    client: TestClient, runtime: Runtime, iam: Any, short_lease: None
+    client: TestClient, runtime: Runtime, operator_iam: Any, short_lease: None
 ) -> None:
     bucket = create_ready_bucket(client, "swept")
     credential_id, _ = die_while_issuing(runtime, bucket["id"])
@@ -132,11 +119,11 @@ def test_the_upkeep_round_forgets_what_the_task_missed(
         session.execute(update(IssuingCredential).values(lease_expires_at=utcnow() - timedelta(seconds=1)))
     report = runtime.credentials.maintain()
     assert report.abandoned == 1
-    assert f"lb-{credential_id}" not in users(iam)
+    assert f"lb-{credential_id}" not in users(operator_iam)
 
 
 def test_a_slow_issue_keeps_its_lease_and_its_key(
-    client: TestClient, runtime: Runtime, iam: Any, short_lease: None
+    client: TestClient, runtime: Runtime, operator_iam: Any, short_lease: None
 ) -> None:
     """The heartbeat renews the lease while the provider works: another worker's sweep meanwhile
     takes nothing, and the key is recorded and works."""
@@ -157,5 +144,5 @@ def test_a_slow_issue_keeps_its_lease_and_its_key(
     with runtime.db.session() as session:
         row = session.get(Credential, view.credential.id)
         assert row is not None
-        assert row.provider_user in users(iam)
+        assert row.provider_user in users(operator_iam)
         assert session.scalar(select(func.count()).select_from(IssuingCredential)) == 0
