@@ -13,20 +13,22 @@ from loopback.providers.models import Provider, ProviderSlot, Region
 
 
 def resolve(session: Session, provider_name: str, region_code: str) -> tuple[Provider, Region]:
-    """The provider and region a new bucket asks for, or a 422 that names the field at fault."""
+    """The provider and region a new bucket asks for, or a 422 that names the field at fault.
+
+    The texts say what is wrong, not where to look: each client points at its own list (the CLI's
+    ``loopback regions``, the console's picker), and the OpenAPI document names ``GET /v3/regions``
+    in the fields' descriptions.
+    """
     provider = session.scalar(select(Provider).where(Provider.name == provider_name))
     if provider is None:
-        raise Invalid.field("provider", f"no provider named {provider_name!r}; GET /v3/regions lists them")
+        raise Invalid.field("provider", f"no provider named {provider_name!r}")
     if not provider.enabled:
         raise Invalid.field("provider", f"provider {provider_name!r} takes no new buckets")
     region = session.scalar(
         select(Region).where(Region.provider_id == provider.id, Region.code == region_code)
     )
     if region is None:
-        raise Invalid.field(
-            "region",
-            f"provider {provider_name!r} has no region {region_code!r}; GET /v3/regions lists them",
-        )
+        raise Invalid.field("region", f"provider {provider_name!r} has no region {region_code!r}")
     if not region.enabled:
         raise Invalid.field("region", f"region {region_code!r} takes no new buckets")
     return provider, region

@@ -2,33 +2,23 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated
 
 import typer
 
 from loopback.buckets.cli.columns import REGION
-from loopback.client.errors import ApiProblem, FieldError
+from loopback.client.errors import ApiProblem
 from loopback.client.http import v3
 from loopback.client.options import Options, with_options
 from loopback.kit.errors import Invalid
 
 REGIONS_HINT = "`loopback regions` lists the providers and regions to choose from"
-
-
 PLACES = {"provider", "region"}
-# The API's advice for its own clients ("...; GET /v3/regions lists them"): a CLI user is told
-# REGIONS_HINT instead, so the line keeps the reason and drops the route.
-ROUTE_ADVICE = re.compile(r";\s*(?:GET|POST|PUT|PATCH|DELETE) /v3/\S+[^;]*$")
 
 
 def placement_hint(problem: ApiProblem) -> ApiProblem:
-    """A refused provider or region, with the command that lists the ones there are."""
+    """A refused provider or region, with the command that lists the ones there are (by field)."""
     if problem.is_a(Invalid) and PLACES & {e.field for e in problem.errors}:
-        problem.errors = [
-            FieldError(e.field, ROUTE_ADVICE.sub("", e.detail)) if e.field in PLACES else e
-            for e in problem.errors
-        ]
         problem.hints.append(REGIONS_HINT)
     return problem
 
