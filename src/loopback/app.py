@@ -27,6 +27,7 @@ from loopback.kit.requests import RequestIdMiddleware
 from loopback.providers.routes import router as providers_router
 from loopback.runtime import Runtime
 from loopback.tenancy.access import FailedAuthLimiter, token_authenticates
+from loopback.tenancy.access_cache import AccessCache
 from loopback.tenancy.auth import PERMISSION_OF
 from loopback.tenancy.permissions import Scope, permission
 from loopback.tenancy.routes import router as tenancy_router
@@ -49,6 +50,7 @@ def create_app(runtime: Runtime, extra_checks: Mapping[str, ReadinessCheck] | No
     for name in ("db", "secrets", "providers", "buckets", "credentials", "tenancy"):
         setattr(app.state, name, getattr(runtime, name))
     app.state.auth_limiter = FailedAuthLimiter.for_settings(runtime.settings)
+    app.state.access_cache = AccessCache(runtime.settings.access_cache_seconds)
     app.add_middleware(
         IdempotencyMiddleware,
         database=runtime.db,

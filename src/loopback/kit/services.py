@@ -15,7 +15,7 @@ from fastapi import Request
 def from_state(name: str) -> Callable[[Request], Any]:
     """A FastAPI dependency answering ``request.app.state.<name>``; annotate it with the service's type."""
 
-    def service(request: Request) -> Any:
+    async def service(request: Request) -> Any:  # async: no worker thread for an attribute read
         return getattr(request.app.state, name)
 
     service.__name__ = f"{name}_service"

@@ -45,6 +45,13 @@ class Settings(BaseSettings):
     auth_failures_per_minute: int = Field(
         default=20, ge=1, description="failed authentications per client address before 429"
     )
+    access_cache_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        le=60,
+        description="how long a replica remembers who a token is and what it reaches (0: not at all); "
+        "a revocation or role change made elsewhere holds within this time",
+    )
 
     providers_file: Path | None = Field(
         default=None,

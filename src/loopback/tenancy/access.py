@@ -16,6 +16,7 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 import redis
@@ -26,7 +27,7 @@ from loopback.kit.db import Database, bookkeeping
 from loopback.kit.errors import Forbidden, NotFound, TooManyRequests, Unauthorized
 from loopback.kit.settings import Settings
 from loopback.tenancy import repository
-from loopback.tenancy.models import ApiToken, Organization, User
+from loopback.tenancy.models import ApiToken
 from loopback.tenancy.permissions import Permission, Role, Scope, allows, allows_capped
 
 log = logging.getLogger(__name__)
@@ -93,14 +94,16 @@ def token_prefix(token: str) -> str:
 def authenticate(
     session: Session, token: str, request_id: str | None = None, client_address: str | None = None
 ) -> Principal:
-    """The principal for a bearer token, or 401 for one that is unknown, revoked or expired."""
-    row = live_token(session, token)
+    """The principal for a bearer token, or 401 for one that is unknown, revoked or expired.
+
+    One statement reads the token with its user; a second, at most once a minute per token,
+    records its last use.
+    """
+    found = session.execute(repository.token_and_user_by_hash(hash_token(token))).first()
     now = utcnow()
-    if row is None:
+    if found is None or not is_live(found[0], now):
         raise Unauthorized("the token is unknown, revoked or expired")
-    user = session.get(User, row.user_id)
-    if user is None:
-        raise Unauthorized("the token is unknown, revoked or expired")
+    row, user = found
     if row.last_used_at is None or (now - row.last_used_at).total_seconds() > LAST_USED_GRANULARITY_SECONDS:
         row.last_used_at = now
         with bookkeeping():  # not what an Idempotency-Key's request changed
@@ -119,16 +122,14 @@ def authenticate(
     )
 
 
+def is_live(row: ApiToken, now: datetime) -> bool:
+    return row.revoked_at is None and (row.expires_at is None or row.expires_at > now)
+
+
 def live_token(session: Session, token: str) -> ApiToken | None:
     """The stored token a bearer token is, unless it is unknown, revoked or expired."""
     row = session.scalar(repository.token_by_hash(hash_token(token)))
-    if (
-        row is None
-        or row.revoked_at is not None
-        or (row.expires_at is not None and row.expires_at <= utcnow())
-    ):
-        return None
-    return row
+    return row if row is not None and is_live(row, utcnow()) else None
 
 
 def token_authenticates(database: Database, authorization: str) -> bool:
@@ -161,28 +162,51 @@ def check_operator(principal: Principal, entry: Permission) -> None:
         raise _refuse(entry, Role.OPERATOR)
 
 
-def _reach(session: Session, principal: Principal, org_slug: str) -> tuple[Organization, str, str | None]:
-    """The organization of the path, the role of the token's user there and the token's cap.
+@dataclass(frozen=True)
+class Reach:
+    """What a token reaches in one organization (and project): ids, slugs and its user's role there.
+
+    Resolved from the database in one statement, remembered briefly (``access_cache``); whether it
+    admits a permission is decided anew on every request (``admit_organization``, ``admit_project``).
+    """
+
+    organization_id: str
+    organization_slug: str
+    role: str
+    project_id: str | None = None
+    project_slug: str | None = None
+
+
+def resolve_reach(session: Session, principal: Principal, org_slug: str, project_slug: str | None) -> Reach:
+    """The organization of the path, the role of the token's user there, and the project when named.
 
     404 when the organization is not the caller's: missing, deleted, not a member, or another
-    organization than a project token's. A project token acts with its cap and never above its
-    user's current role, so demoting or removing the user who made it narrows or stops it at once.
+    organization than a project token's; and alike for a missing project, or for a project token
+    any project but its own, whatever the token's cap. A project token acts with its cap and never
+    above its user's current role, so demoting or removing the user who made it narrows or stops it.
     """
-    organization = session.scalar(repository.live_organization(org_slug))
-    if organization is None or (
-        principal.is_project_token and principal.token_organization_id != organization.id
-    ):
+    statement = repository.reach(
+        principal.user_id, principal.token_organization_id, principal.token_project_id, org_slug, project_slug
+    )
+    found = session.execute(statement.limit(1)).first()
+    if found is None or found[1] is None:
         raise NotFound(f"organization {org_slug!r} does not exist")
-    membership = session.scalar(repository.membership_of(organization.id, principal.user_id))
-    if membership is None:
-        raise NotFound(f"organization {org_slug!r} does not exist")
+    organization, role, project = found
+    if project_slug is not None and project is None:
+        raise NotFound(f"project {project_slug!r} does not exist in organization {org_slug!r}")
+    return Reach(
+        organization.id,
+        organization.slug,
+        role,
+        project.id if project_slug is not None else None,
+        project.slug if project_slug is not None else None,
+    )
+
+
+def _admit(principal: Principal, entry: Permission, role: str) -> None:
     cap = principal.role_cap
     if principal.is_project_token and cap is None:
         cap = Role.VIEWER
-    return organization, membership.role, cap
-
-
-def _admit(entry: Permission, role: str, cap: str | None) -> None:
     if not allows(role, entry.name):
         raise _refuse(entry, role)
     if not allows_capped(role, cap, entry.name):
@@ -191,41 +215,44 @@ def _admit(entry: Permission, role: str, cap: str | None) -> None:
         )
 
 
-def organization_scope(
-    session: Session, principal: Principal, org_slug: str, entry: Permission
-) -> OrganizationScope:
-    """The caller's scope in an organization, checked against ``entry``; 404 when it is not theirs."""
-    organization, role, cap = _reach(session, principal, org_slug)
+def admit_organization(principal: Principal, reach: Reach, entry: Permission) -> OrganizationScope:
+    """The caller's scope in an organization when its role (and the token's cap) grant ``entry``."""
     if principal.is_project_token and entry.scope is Scope.ORGANIZATION:
         raise Forbidden(
             f"a project token acts inside its project only; {entry.name!r} is an organization permission",
             permission=entry.name,
         )
-    _admit(entry, role, cap)
-    return OrganizationScope(principal, organization.id, organization.slug, role)
+    _admit(principal, entry, reach.role)
+    return OrganizationScope(principal, reach.organization_id, reach.organization_slug, reach.role)
+
+
+def admit_project(principal: Principal, reach: Reach, entry: Permission) -> ProjectScope:
+    """The caller's scope in a project when its role (and the token's cap) grant ``entry``."""
+    if reach.project_id is None or reach.project_slug is None:
+        raise TypeError("a project scope needs a reach resolved with a project")
+    _admit(principal, entry, reach.role)
+    return ProjectScope(
+        principal=principal,
+        organization_id=reach.organization_id,
+        organization_slug=reach.organization_slug,
+        role=reach.role,
+        project_id=reach.project_id,
+        project_slug=reach.project_slug,
+    )
+
+
+def organization_scope(
+    session: Session, principal: Principal, org_slug: str, entry: Permission
+) -> OrganizationScope:
+    """The caller's scope in an organization, checked against ``entry``; 404 when it is not theirs."""
+    return admit_organization(principal, resolve_reach(session, principal, org_slug, None), entry)
 
 
 def project_scope(
     session: Session, principal: Principal, org_slug: str, project_slug: str, entry: Permission
 ) -> ProjectScope:
-    """The caller's scope in a project; 404 alike for a missing project and one out of reach.
-
-    The project is resolved before the role is checked, so a project token answers 404 for every
-    other project whatever its cap, as the permission table says.
-    """
-    organization, role, cap = _reach(session, principal, org_slug)
-    project = session.scalar(repository.project_in(repository.InOrganization(organization.id), project_slug))
-    if project is None or (principal.is_project_token and principal.token_project_id != project.id):
-        raise NotFound(f"project {project_slug!r} does not exist in organization {org_slug!r}")
-    _admit(entry, role, cap)
-    return ProjectScope(
-        principal=principal,
-        organization_id=organization.id,
-        organization_slug=organization.slug,
-        role=role,
-        project_id=project.id,
-        project_slug=project.slug,
-    )
+    """The caller's scope in a project; 404 alike for a missing project and one out of reach."""
+    return admit_project(principal, resolve_reach(session, principal, org_slug, project_slug), entry)
 
 
 class FailureWindow(Protocol):

@@ -140,6 +140,12 @@ def token_by_hash(token_hash: str) -> Select[ApiToken]:
     return select(ApiToken).where(ApiToken.token_hash == token_hash)
 
 
+def token_and_user_by_hash(token_hash: str) -> Select[ApiToken, User]:
+    """A bearer token's row and its user in one statement: authentication's only read."""
+    statement = select(ApiToken, User).join(User, User.id == ApiToken.user_id)
+    return statement.where(ApiToken.token_hash == token_hash)
+
+
 def live_organization(slug: str) -> Select[Organization]:
     return select(Organization).where(Organization.slug == slug, Organization.deleted_at.is_(None))
 

@@ -1,0 +1,76 @@
+"""What authentication and scope cost a request, and how soon a change of access holds.
+
+A request's token and reach are remembered for ``LOOPBACK_ACCESS_CACHE_SECONDS`` (one by default):
+a warm request spends its statements on what it asked for only; a change committed through any
+session of the process empties the memory at once (the revocation and role tests of this folder
+prove that); a change the process cannot see, such as another replica's, holds within the time.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from fastapi.testclient import TestClient
+from sqlalchemy import event, update
+
+from loopback.app import create_app
+from loopback.kit.clock import utcnow
+from loopback.runtime import Runtime
+from loopback.tenancy.models import ApiToken
+from tests.conftest import BUCKETS, OPERATOR_HEADERS, wait_for
+
+
+@contextmanager
+def statements(runtime: Runtime) -> Iterator[list[str]]:
+    """The SQL statements the database receives inside the block."""
+    seen: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        seen.append(" ".join(statement.split()))
+
+    event.listen(runtime.db.engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(runtime.db.engine, "before_cursor_execute", record)
+
+
+def test_authentication_and_scope_cost_two_statements_cold_and_none_warm(runtime: Runtime) -> None:
+    app = create_app(runtime)  # no worker: the statements counted are the request's alone
+    with TestClient(app, headers=OPERATOR_HEADERS) as client:
+        created = client.post(
+            BUCKETS, json={"name": "cost-of-a-read", "provider": "local", "region": "local-1"}
+        )
+        assert created.status_code == 202, created.text
+        one = f"{BUCKETS}/{created.json()['id']}"
+
+        app.state.access_cache.forget_everything()
+        with statements(runtime) as cold:
+            assert client.get(one).status_code == 200
+        with statements(runtime) as warm:
+            assert client.get(one).status_code == 200
+
+    reads = [s for s in cold if s.startswith("SELECT")]
+    # the token with its user; the organization with the role and the project; the bucket
+    assert len(reads) == 3, [s[s.find(" FROM ") :][:90] for s in reads]
+    assert [s for s in warm if s.startswith("SELECT")] == [s for s in reads if "FROM buckets" in s], warm
+
+
+def test_a_revocation_the_process_cannot_see_holds_within_the_cache_time(
+    client: TestClient, runtime: Runtime
+) -> None:
+    made = client.post("/v3/user/tokens", json={"name": "elsewhere"})
+    assert made.status_code == 201, made.text
+    token = {"Authorization": f"Bearer {made.json()['token']}"}
+    assert client.get("/v3/user", headers=token).status_code == 200  # remembered from here on
+
+    # Another replica revokes it: a statement outside every session of this process.
+    with runtime.db.engine.begin() as connection:
+        connection.execute(
+            update(ApiToken).where(ApiToken.id == made.json()["id"]).values(revoked_at=utcnow())
+        )
+    revoked_at = time.monotonic()
+    wait_for(lambda: client.get("/v3/user", headers=token).status_code == 401, timeout=5, interval=0.05)
+    assert time.monotonic() - revoked_at <= runtime.settings.access_cache_seconds + 0.5
