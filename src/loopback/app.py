@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from contextlib import asynccontextmanager
 from importlib.resources import files
 
+import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
@@ -38,7 +40,15 @@ ReadinessCheck = Callable[[], None]
 
 def create_app(runtime: Runtime, extra_checks: Mapping[str, ReadinessCheck] | None = None) -> FastAPI:
     """Build the API over ``runtime``; ``extra_checks`` join /readyz (the embedded storage, say)."""
+
+    @asynccontextmanager
+    async def threads_as_connections(_app: FastAPI) -> AsyncIterator[None]:
+        """Routes run in at most ``api_threads`` threads, the connections the pool keeps for them."""
+        anyio.to_thread.current_default_thread_limiter().total_tokens = runtime.settings.api_threads
+        yield
+
     app = ProblemDocumentedAPI(
+        lifespan=threads_as_connections,
         title="Loopback object storage",
         version=loopback.__version__,
         description="Provision S3-compatible buckets for the projects of organizations.",

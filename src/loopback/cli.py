@@ -77,6 +77,7 @@ def worker(
     configure_logging()
     settings = _settings()
     upgrade(settings.resolved_database_url)
+    settings.workers = threads  # this process's worker threads, each with a connection of its own
     runtime = Runtime.from_settings(settings)
     try:
         try:  # a worker on another key would fail every task that opens a secret: refuse to start

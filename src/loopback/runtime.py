@@ -38,7 +38,7 @@ class Runtime:
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
         make_data_dir_private(settings)
-        db = Database(settings.resolved_database_url)
+        db = Database(settings.resolved_database_url, settings.database_connections)
         secrets = SecretStore(load_keys(settings))
         providers = ProviderService(secrets)
         automation = Automation(make_huey(settings))

@@ -7,6 +7,10 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# Connections beyond the API's and the workers' threads: the periodic rounds' elections and a
+# request's second session (a refusal's audit event, the idempotency record).
+ROUND_CONNECTIONS = 4
+
 
 class Settings(BaseSettings):
     """One installation's configuration; every field is ``LOOPBACK_<NAME>`` in the environment."""
@@ -68,6 +72,13 @@ class Settings(BaseSettings):
     )
 
     workers: int = Field(default=2, ge=0, description="automation worker threads inside `serve`; 0 runs none")
+    api_threads: int = Field(
+        default=32,
+        ge=1,
+        le=512,
+        description="threads the API runs its routes in; the database pool keeps one connection for each, "
+        "one for each worker thread, and a few for periodic rounds",
+    )
     resync_minutes: int = Field(default=1, ge=1, le=59, description="how often the periodic resync runs")
     resync_seconds: int | None = Field(
         default=None,
@@ -84,6 +95,11 @@ class Settings(BaseSettings):
     usage_minutes: int = Field(
         default=5, ge=1, le=59, description="how often usage is refreshed for ready buckets"
     )
+
+    @property
+    def database_connections(self) -> int:
+        """Connections a process's pool keeps: one per thread that may hold one at a time."""
+        return self.api_threads + self.workers + ROUND_CONNECTIONS
 
     @property
     def resolved_database_url(self) -> str:
