@@ -2,7 +2,7 @@
 
 Run from the repository root: ``.venv/bin/python docs/screenshots.py``. It starts SeaweedFS, the
 API with its worker and Debian's Chromium, makes a few buckets, and visits the main pages at
-1200x800; nothing outside a temporary directory is touched.
+1200x800 (and the project's usage chart alone); nothing outside a temporary directory is touched.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # for tests.live_server, the same server the browser tests use
 
 import boto3  # noqa: E402
-from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Locator, Page, expect, sync_playwright  # noqa: E402
 from tests.live_server import LiveServer  # noqa: E402
 
 from loopback.app import create_app  # noqa: E402
@@ -81,7 +81,8 @@ def seed(runtime: Runtime, storage: EmbeddedSeaweedFS) -> None:
         runtime.buckets.sync_usage(made[name].bucket.id)
 
 
-def shoot(page: Page, name: str) -> None:
+def shoot(page: Page | Locator, name: str) -> None:
+    """The page's viewport, or one part of it."""
     path = DOCS / f"console-{name}.png"
     page.screenshot(path=str(path))
     sys.stdout.write(f"wrote {path.relative_to(ROOT)}\n")
@@ -114,6 +115,7 @@ def main() -> None:
                     page.get_by_role("button", name="Sign in").click()
                     expect(page.get_by_role("heading", name="Buckets", exact=True)).to_be_visible()
                     shoot(page, "buckets")
+                    shoot(page.locator("#usage"), "usage-chart")
 
                     page.get_by_role("link", name="Create bucket", exact=True).click()
                     page.get_by_label("Name", exact=True).fill("My_Bucket")
@@ -122,7 +124,7 @@ def main() -> None:
                     shoot(page, "create-error")
 
                     page.goto(live.url + "/console/demo/default")
-                    page.get_by_role("link", name="photos-archive").click()
+                    page.get_by_role("table").get_by_role("link", name="photos-archive").click()
                     page.get_by_role("button", name="Issue a key").click()
                     expect(page.locator("#new-secret")).to_be_visible()
                     page.evaluate("window.scrollTo(0, 0)")  # the whole story: bucket, endpoint, the key

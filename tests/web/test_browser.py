@@ -275,3 +275,49 @@ def test_at_390_px_wide_the_keys_and_events_tables_scroll_inside_the_page(
             assert table.evaluate("box => getComputedStyle(box).overflowX") == "auto"
     assert problems == []
     page.context.close()
+
+
+def test_without_javascript_the_usage_chart_draws_proportional_bars_within_390_px(
+    browser: Browser, live: LiveServer, runtime: Runtime, operator_s3: Any, start_worker: Callable[[], None]
+) -> None:
+    """The project's usage chart is inline SVG from the server: bars without a script, as long as
+    the bytes they stand for, a long name cut short, and a phone's width never scrolled sideways."""
+    start_worker()
+    problems: list[str] = []
+    page = open_page(browser, problems, scripts=False)
+    api = page.context.request
+    headers = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+    long_name = unique_bucket_name("a-bucket-name-long-enough-to-be-cut-short-on-a-phone"[:50])
+    names = {"large": unique_bucket_name("large"), "half": long_name, "fresh": unique_bucket_name("fresh")}
+    ids = {}
+    for key, name in names.items():
+        created = api.post(
+            live.url + BUCKETS, headers=headers, data={"name": name, "provider": "local", "region": "local-1"}
+        )
+        assert created.status == 202, created.text()
+        ids[key] = created.json()["id"]
+
+    def ready(bucket_id: str) -> bool:
+        return bool(api.get(f"{live.url}{BUCKETS}/{bucket_id}", headers=headers).json()["status"] == "ready")
+
+    wait_for(lambda: all(ready(bucket_id) for bucket_id in ids.values()))
+    for key, size in (("large", 80_000), ("half", 40_000)):
+        operator_s3.put_object(Bucket=names[key], Key="blob", Body=b"x" * size)
+        runtime.buckets.sync_usage(ids[key])
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    sign_in(page, live)
+    figure = page.get_by_role("figure", name=re.compile("Size of each bucket, largest first"))
+    figure.scroll_into_view_if_needed()
+    expect(figure).to_be_visible()
+    bars = figure.locator(".bar-fill")
+    expect(bars).to_have_count(2)  # the bucket not measured yet has none
+    large, half = (bar.evaluate("rect => rect.getBoundingClientRect().width") for bar in bars.all())
+    assert large > 200, f"the longest bar is {large} px at 390 px"
+    assert half == pytest.approx(large / 2, rel=0.02)
+    expect(figure.get_by_text("not measured yet", exact=True)).to_be_visible()
+    expect(figure.get_by_role("link", name=long_name)).to_be_visible()  # the whole name, for readers
+    width = page.evaluate("document.scrollingElement.scrollWidth")
+    assert width <= 390, f"the project page is {width} px wide at 390 px: {page.evaluate(WIDER_THAN_390)}"
+    assert problems == []
+    page.context.close()

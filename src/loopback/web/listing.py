@@ -18,6 +18,7 @@ from loopback.buckets.models import BucketStatus
 from loopback.buckets.service import BucketFilters, BucketView
 from loopback.tenancy.access import ProjectScope
 from loopback.web.dependencies import PAGE_SIZE, Console
+from loopback.web.usage_chart import MEASURES
 
 # How the list may be sorted, by the column a person clicks; the first is the default.
 SORTS: dict[str, str] = {"created": "Created", "name": "Name", "status": "Status", "size": "Size"}
@@ -88,15 +89,19 @@ class BucketQuery:
     order: str = "asc"
     deleted: bool = False
     page: int = 1
+    chart: str = "size"  # what the usage chart measures (``usage_chart.MEASURES``)
 
     @classmethod
-    def of(cls, search: str, sort: str, order: str, deleted: bool, page: int) -> BucketQuery:
+    def of(
+        cls, search: str, sort: str, order: str, deleted: bool, page: int, chart: str = "size"
+    ) -> BucketQuery:
         return cls(
             search.strip().lower()[:MAX_SEARCH],
             sort if sort in SORTS else "created",
             order if order in ORDERS else "asc",
             deleted,
             max(page, 1),
+            chart if chart in MEASURES else "size",
         )
 
     def href(self, **changes: Any) -> str:
@@ -113,6 +118,8 @@ class BucketQuery:
             params["deleted"] = "1"
         if query.page > 1:
             params["page"] = str(query.page)
+        if query.chart != "size":
+            params["chart"] = query.chart
         return "?" + urlencode(params) if params else "?"
 
     def sort_link(self, column: str) -> str:

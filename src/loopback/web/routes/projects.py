@@ -21,6 +21,7 @@ from loopback.web.listing import SORTS, BucketQuery, Totals, current_buckets, li
 from loopback.web.placements import Placements, failed_check_message
 from loopback.web.rendering import CONSOLE, Chrome, Place, console_router, render
 from loopback.web.session import last_place, remember_place
+from loopback.web.usage_chart import MEASURES, UsageChart
 
 router = console_router()
 
@@ -75,12 +76,14 @@ def buckets_page(
     order: Annotated[str, Query(max_length=10)] = "asc",
     deleted: bool = False,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    chart: Annotated[str, Query(max_length=20)] = "size",
 ) -> Response:
     """The project's buckets with status, placement, usage and last sync: searched by name, sorted
-    by a column, with the project's totals; every choice is a query parameter, so no script is needed."""
+    by a column, with the project's totals and a chart of usage per bucket; every choice is a query
+    parameter, so no script is needed."""
     scope = console.scope(org, project, "buckets.read")
     views = current_buckets(console, scope)
-    query = BucketQuery.of(q, sort, order, deleted, page)
+    query = BucketQuery.of(q, sort, order, deleted, page, chart)
     listed = list_page(views, query)
     state, busy = fingerprint(views)
     response = render(
@@ -92,6 +95,8 @@ def buckets_page(
         query=query,
         sorts=SORTS,
         totals=Totals.of(views),
+        chart=UsageChart.of(views, query.chart),
+        measures=MEASURES,
         hidden=listed.hidden,
         deleted=deleted,
         can_create=console.can(scope, "buckets.create"),
