@@ -238,6 +238,7 @@ CALLS: dict[tuple[str, str], Call] = {
     ("get", "/healthz"): Call(200),
     ("get", "/readyz"): Call(200),
     ("get", "/v3/regions"): Call(200),
+    ("get", "/v3/token"): Call(200),
     ("get", "/v3/user"): Call(200),
     ("get", "/v3/user/tokens"): Call(200),
     ("post", "/v3/user/tokens"): Call(201, {"name": "laptop", "role_cap": "viewer"}),

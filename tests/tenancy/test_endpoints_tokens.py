@@ -375,3 +375,71 @@ def test_tokens_of_the_organization_are_for_admins(client: TestClient, runtime: 
         if status == 403:
             assert revoke.json()["permission"] == "tokens.manage"
     assert client.get(BUCKETS, headers=bearer(made["token"])).status_code == 401
+
+
+# --- the calling token: GET /v3/token --------------------------------------------------------
+
+TOKEN = "/v3/token"
+
+
+def test_a_personal_token_says_whose_it_is_and_nothing_secret(client: TestClient) -> None:
+    issued = personal(client, role_cap="viewer", expires_in_days=30).json()
+    operator = client.get("/v3/user").json()
+
+    response = client.get(TOKEN, headers=bearer(issued["token"]))
+
+    assert response.status_code == 200, response.text
+    shown = response.json()
+    assert {k: shown[k] for k in ("id", "name", "kind", "prefix", "role_cap", "expires_at")} == {
+        k: issued[k] for k in ("id", "name", "kind", "prefix", "role_cap", "expires_at")
+    }
+    assert (shown["organization"], shown["project"], shown["revoked_at"]) == (None, None, None)
+    assert shown["user"] == {"id": operator["id"], "email": operator["email"], "operator": True}
+    assert issued["token"] not in response.text
+    assert "token_hash" not in response.text
+
+
+def test_a_project_token_says_its_organization_and_project_and_nothing_of_its_maker(
+    client: TestClient,
+) -> None:
+    # The operator who makes the token is also the owner of another organization.
+    assert client.post("/v3/organizations", json={"slug": "rival"}).status_code == 201
+    assert client.post("/v3/organizations/rival/projects", json={"slug": "secret-plans"}).status_code == 201
+    maker = client.get("/v3/user").json()
+    issued = project_token(client, role_cap="member").json()
+    theirs = client.post(
+        "/v3/organizations/rival/tokens",
+        json={"name": "their-ci", "project": "secret-plans", "role_cap": "viewer"},
+    ).json()
+
+    response = client.get(TOKEN, headers=bearer(issued["token"]))
+
+    assert response.status_code == 200, response.text
+    shown = response.json()
+    assert (shown["id"], shown["kind"], shown["role_cap"]) == (issued["id"], "project", "member")
+    assert (shown["organization"], shown["project"], shown["user"]) == ("demo", "default", None)
+    for elsewhere in ("rival", "secret-plans", maker["email"], maker["id"], issued["token"]):
+        assert elsewhere not in response.text
+    other = client.get(TOKEN, headers=bearer(theirs["token"]))
+    assert (other.json()["organization"], other.json()["project"]) == ("rival", "secret-plans")
+    for mine in ("demo", "default", issued["id"]):
+        assert mine not in other.text
+
+
+def test_a_revoked_or_expired_token_is_told_nothing(client: TestClient, runtime: Runtime) -> None:
+    issued = project_token(client, role_cap="viewer").json()
+    assert client.get(TOKEN, headers=bearer(issued["token"])).status_code == 200
+    assert client.delete(f"{PROJECT_TOKENS}/{issued['id']}").status_code == 200
+    expiring = personal(client, expires_in_days=1).json()
+    with runtime.db.session() as session:
+        row = session.get(ApiToken, expiring["id"])
+        assert row is not None
+        row.expires_at = utcnow() - timedelta(seconds=1)
+        session.commit()
+
+    for secret in (issued["token"], expiring["token"], "lbk_never-issued"):
+        refused = client.get(TOKEN, headers=bearer(secret))
+        assert refused.status_code == 401
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert "demo" not in refused.text
+    assert client.get(TOKEN, headers={"Authorization": ""}).status_code == 401

@@ -207,6 +207,7 @@ def requires(name: str) -> Callable[..., Any]:
 
 
 RegionsRead = Annotated[Principal, Depends(requires("regions.read"))]
+TokenRead = Annotated[Principal, Depends(requires("token.read"))]
 UserRead = Annotated[Principal, Depends(requires("user.read"))]
 OrganizationsCreate = Annotated[Principal, Depends(requires("organizations.create"))]
 PersonalTokens = Annotated[Principal, Depends(requires("tokens.personal"))]

@@ -56,6 +56,12 @@ P = Permission
 S = Scope
 PERMISSIONS: dict[str, Permission] = _table(
     P("regions.read", S.AUTHENTICATED, _ALL | _OPERATOR, "list the regions buckets can be created in"),
+    P(
+        "token.read",
+        S.AUTHENTICATED,
+        _ALL | _OPERATOR,
+        "show the calling token: kind, cap, expiry, and a project token's organization and project",
+    ),
     P("user.read", S.USER, _ALL | _OPERATOR, "show who the token belongs to and their organizations"),
     P("organizations.create", S.USER, _ALL | _OPERATOR, "create an organization and become its owner"),
     P("tokens.personal", S.USER, _ALL | _OPERATOR, "create, list and revoke your own personal tokens"),

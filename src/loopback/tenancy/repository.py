@@ -146,6 +146,23 @@ def token_and_user_by_hash(token_hash: str) -> Select[ApiToken, User]:
     return statement.where(ApiToken.token_hash == token_hash)
 
 
+def token_with_place(token_id: str) -> Select[ApiToken, str | None, str | None]:
+    """The caller's own token (by the id authentication found), with a project token's organization
+    and project slugs, the project only as one of that organization's; a personal token has neither."""
+    in_organization = (Organization.id == ApiToken.organization_id) & Organization.deleted_at.is_(None)
+    own_project = (
+        (Project.id == ApiToken.project_id)
+        & (Project.organization_id == Organization.id)
+        & Project.deleted_at.is_(None)
+    )
+    return (
+        select(ApiToken, Organization.slug, Project.slug)
+        .outerjoin(Organization, in_organization)
+        .outerjoin(Project, own_project)
+        .where(ApiToken.id == token_id)
+    )
+
+
 def live_organization(slug: str) -> Select[Organization]:
     return select(Organization).where(Organization.slug == slug, Organization.deleted_at.is_(None))
 

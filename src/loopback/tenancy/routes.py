@@ -1,4 +1,4 @@
-"""API v3 routes for the caller, organizations, projects, members, tokens and the audit log."""
+"""API v3 routes for the caller, its token, organizations, projects, members, tokens and audit."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from loopback.tenancy.auth import (
     ProjectsList,
     ProjectsManage,
     ProjectsRead,
+    TokenRead,
     TokensManage,
     TokensRead,
     UserRead,
@@ -31,6 +32,7 @@ from loopback.tenancy.permissions import Role
 from loopback.tenancy.schemas import (
     AuditEventList,
     AuditEventOut,
+    CallingTokenOut,
     IssuedTokenOut,
     MemberAdd,
     MemberList,
@@ -55,6 +57,13 @@ TenancyDep = Annotated[TenancyService, Depends(from_state("tenancy"))]
 
 router = APIRouter(prefix="/v3")
 ORG = "/organizations/{org}"
+
+
+@router.get("/token", response_model=CallingTokenOut, tags=["tokens"])
+def show_calling_token(principal: TokenRead, tenancy: TenancyDep, session: DbSession) -> CallingTokenOut:
+    """What this token is: its kind, cap and expiry; a project token's organization and project (the
+    only place it acts), or a personal token's user. Any valid token may ask; never the secret."""
+    return CallingTokenOut.of_calling(tenancy.calling_token(session, principal))
 
 
 @router.get("/user", response_model=UserOut, tags=["user"])

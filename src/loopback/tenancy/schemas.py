@@ -13,6 +13,7 @@ from loopback.tenancy.models import ApiToken, AuditEvent, Organization, Project
 from loopback.tenancy.permissions import TENANT_ROLES
 from loopback.tenancy.rules import slug_problems
 from loopback.tenancy.service import MemberView
+from loopback.tenancy.tokens import CallingToken
 
 # The rules of tenancy.rules, written into the OpenAPI document so clients see them up front.
 SLUG_PATTERN = r"^[a-z](?:-?[a-z0-9])+$"
@@ -175,13 +176,13 @@ class TokenOut(BaseModel):
 
     id: str
     name: str
-    kind: str = Field(description="personal or project")
+    kind: str = Field(description="personal or project", json_schema_extra={"enum": ["personal", "project"]})
     prefix: str = Field(description="the first characters, to tell tokens apart")
-    project: str | None = None
-    role_cap: str | None
+    project: str | None = Field(default=None, description="a project token's project slug; null otherwise")
+    role_cap: str | None = Field(description="at most this role; null: its user's role wherever it acts")
     created_at: datetime
-    last_used_at: datetime | None
-    expires_at: datetime | None
+    last_used_at: datetime | None = Field(description="its last request, kept to within a minute")
+    expires_at: datetime | None = Field(description="null: until revoked")
     revoked_at: datetime | None
 
     @classmethod
@@ -195,6 +196,32 @@ class IssuedTokenOut(TokenOut):
 
 class TokenList(BaseModel):
     tokens: list[TokenOut]
+
+
+class TokenUserOut(BaseModel):
+    id: str
+    email: str
+    operator: bool = Field(description="the installation's operator")
+
+
+class CallingTokenOut(TokenOut):
+    """The token of the request itself; ``revoked_at`` is always null (a revoked token answers 401)."""
+
+    organization: str | None = Field(
+        description="a project token's organization slug, the only one it acts in; null for a personal token"
+    )
+    user: TokenUserOut | None = Field(
+        description="whose a personal token is; null for a project token, which names no user"
+    )
+
+    @classmethod
+    def of_calling(cls, calling: CallingToken) -> CallingTokenOut:
+        user = calling.user
+        return cls(
+            **TokenOut.of(calling.token, calling.project).model_dump(),
+            organization=calling.organization,
+            user=TokenUserOut(id=user.user_id, email=user.email, operator=user.is_operator) if user else None,
+        )
 
 
 class AuditEventOut(BaseModel):

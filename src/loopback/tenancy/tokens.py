@@ -35,6 +35,17 @@ class IssuedToken:
     secret: str
 
 
+@dataclass(frozen=True)
+class CallingToken:
+    """The token a request came with, and what its holder may learn from it: where a project
+    token acts, or whose a personal token is."""
+
+    token: ApiToken
+    organization: str | None = None
+    project: str | None = None
+    user: Principal | None = None
+
+
 def issue(
     session: Session,
     user_id: str,
@@ -71,6 +82,15 @@ def revoke_live(session: Session, scope: OrganizationScope, *where: ColumnElemen
 
 class Tokens:
     """The token methods of ``TenancyService``."""
+
+    def calling_token(self, session: Session, principal: Principal) -> CallingToken:
+        """The caller's own token. A project token says its organization and project and nothing of
+        the user who made it: its holder (a CI job, say) has no business with that user's email or
+        other organizations. A personal token says its user."""
+        token, organization, project = session.execute(repository.token_with_place(principal.token_id)).one()
+        if principal.is_project_token:
+            return CallingToken(token, organization, project)
+        return CallingToken(token, user=principal)
 
     def personal_tokens(self, session: Session, principal: Principal) -> list[ApiToken]:
         return list(session.scalars(repository.personal_tokens_of(principal.user_id)))
