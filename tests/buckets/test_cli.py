@@ -149,6 +149,46 @@ def test_the_org_and_project_are_the_only_ones_or_must_be_named(cli: Cli) -> Non
     assert cli.json("buckets", "list", "--org", "demo", "--project", "default")["buckets"] == []
 
 
+def test_a_project_token_acts_in_its_own_project_without_org_or_project(cli: Cli) -> None:
+    cli.ok("projects", "create", "second", "--org", "demo")
+    cli.ok("orgs", "create", "acme")  # a personal token would have to name both here
+    token = cli.json(
+        "tokens", "create", "ci", "--org", "demo", "--project", "second", "--role-cap", "member"
+    )["token"]
+    name = unique_bucket_name("tok")
+
+    created = cli.json(
+        "buckets", "create", name, "--provider", "local", "--region", "local-1", "--wait", token=token
+    )
+
+    assert created["status"] == "ready"
+    assert [b["name"] for b in cli.json("buckets", "list", token=token)["buckets"]] == [name]
+    assert name in cli.ok("buckets", "list", token=token).stdout
+    assert (
+        cli.json("buckets", "list", "--org", "demo", "--project", "second")["buckets"][0]["id"]
+        == created["id"]
+    )
+    assert cli.json("buckets", "list", "--org", "demo", "--project", "default")["buckets"] == []
+    issued = cli.json("credentials", "issue", name, token=token)
+    listed = cli.json("credentials", "list", token=token)["credentials"]
+    assert [c["id"] for c in listed] == [issued["id"]]
+    assert cli.json("usage", name, token=token)["id"] == created["id"]
+    # with either flag alone it checks the flag against the token's project
+    assert cli.json("buckets", "list", "--project", "second", token=token)["buckets"][0]["name"] == name
+
+    elsewhere = cli("buckets", "list", "--project", "default", token=token)
+    assert elsewhere.exit_code == ExitCode.USAGE
+    assert "this project token acts in demo/second only, not in demo/default" in elsewhere.stderr
+    other_org = cli("buckets", "list", token=token, LOOPBACK_ORG="acme")
+    assert other_org.exit_code == ExitCode.USAGE
+    assert "not in acme/second" in other_org.stderr
+
+    summary = cli("usage", token=token)  # the organization's summary is for its members' own tokens
+    assert summary.exit_code == ExitCode.AUTH
+    assert "permission usage.read" in summary.stderr
+    assert "`loopback buckets list` shows each one's objects and size" in summary.stderr
+
+
 def test_an_unknown_bucket_name_says_where_it_looked_and_what_to_do(cli: Cli) -> None:
     result = cli("buckets", "show", "no-such-bucket")
 

@@ -276,17 +276,41 @@ def test_a_project_token_works_in_its_project_and_nowhere_else(cli: Cli) -> None
     assert organization_wide.exit_code == ExitCode.AUTH
     assert "permission projects.list" in organization_wide.stderr
 
-    personal = cli("whoami", token=project_token)
+    personal = cli("orgs", "list", token=project_token)
     assert personal.exit_code == ExitCode.AUTH
     assert "needs a personal token" in personal.stderr
-    assert "pass --org and --project (or set LOOPBACK_ORG and LOOPBACK_PROJECT)" in personal.stderr
-    assert "`loopback tokens list --org ORG` shows it" in personal.stderr
 
     listed = cli.json("tokens", "list", "--org", "demo", "--project", "default")
     assert [(t["name"], t["project"], t["role_cap"]) for t in listed["tokens"]] == [
         ("ci", "default", "member")
     ]
     assert cli.json("tokens", "list", "--org", "demo", "--project", "other")["tokens"] == []
+
+
+def test_whoami_with_a_project_token_names_its_organization_and_project(cli: Cli) -> None:
+    cli.ok("orgs", "create", "acme")  # the token's maker is in another organization too
+    issued = cli.json(
+        "tokens", "create", "deploy", "--org", "demo", "--project", "default", "--role-cap", "viewer"
+    )
+
+    shown = cli.ok("whoami", token=issued["token"])
+
+    lines = {line.split(None, 1)[0]: line.split(None, 1)[1].strip() for line in shown.stdout.splitlines()}
+    assert (lines["organization"], lines["project"]) == ("demo", "default")
+    assert issued["id"] in shown.stdout
+    assert "viewer" in shown.stdout
+    assert "this project only" in shown.stderr
+    for elsewhere in ("acme", OPERATOR):
+        assert elsewhere not in shown.output
+    answer = cli.json("whoami", token=issued["token"])
+    assert (answer["kind"], answer["organization"], answer["project"]) == ("project", "demo", "default")
+    assert (answer["id"], answer["role_cap"], answer["user"]) == (issued["id"], "viewer", None)
+    assert issued["token"] not in json.dumps(answer)
+
+    cli.ok("tokens", "revoke", issued["id"], "--org", "demo")
+    refused = cli("whoami", token=issued["token"])
+    assert refused.exit_code == ExitCode.AUTH
+    assert "the token is unknown, revoked or expired (401)" in refused.stderr
 
 
 def test_a_revoked_token_then_exits_with_the_auth_code(cli: Cli) -> None:

@@ -1,6 +1,6 @@
 """``loopback login|logout``: keep an API URL and token for later commands, readable by this user alone.
 
-``login`` checks the token with ``GET /v3/user`` before storing anything, then writes
+``login`` checks the token with ``GET /v3/token`` before storing anything, then writes
 ``{"api_url": ..., "token": ...}`` to ``login.json`` in the user config directory (see
 ``loopback.client.connection.LoginFile``): the directory mode 0700, the file 0600. The token is
 never printed. Later commands find it after ``--token`` and ``LOOPBACK_TOKEN``, and call the stored
@@ -42,7 +42,7 @@ def login(
     token = (token or _asked_for(url)).strip()
     with ApiClient(Connection(url, token, ORIGIN)) as client:
         try:
-            user = client.get(v3("user")).body
+            known = client.get(v3("token")).body
         except ApiProblem as problem:
             if problem.status == 401:
                 raise ClientError(
@@ -51,12 +51,11 @@ def login(
                     ExitCode.AUTH,
                     ["an operator issues a first token with `loopback admin token EMAIL`"],
                 ) from None
-            if problem.status != 403 or problem.permission != "user.read":
-                raise
-            user = {}  # a project token: known to the API, but it has no account to show
+            raise
     source = LoginFile()
     path = source.save(url, token)
-    who = user.get("email") or "a project token"
+    user = known.get("user") or {}
+    who = user.get("email") or f"a project token of {known.get('organization')}/{known.get('project')}"
     typer.echo(f"Logged in to {url} as {who}; the token is stored in {path} (mode 0600).", err=True)
 
 

@@ -1,8 +1,9 @@
 """Where a bucket command acts: the organization, the project, and the bucket a name stands for.
 
 The organization and project come from ``--org``/``--project``, else ``LOOPBACK_ORG``/
-``LOOPBACK_PROJECT``, else the only ones there are; a bucket is named by its id or by its name,
-and the live bucket of that name wins over deleted or replaced ones.
+``LOOPBACK_PROJECT``, else a project token's own (``GET /v3/token`` says which), else the only ones
+the user has; a bucket is named by its id or by its name, and the live bucket of that name wins
+over deleted or replaced ones.
 """
 
 from __future__ import annotations
@@ -14,10 +15,9 @@ from typing import Annotated, Any
 
 import typer
 
-from loopback.client.errors import ApiProblem, ClientError, ExitCode
+from loopback.client.errors import ClientError, ExitCode
 from loopback.client.http import ApiClient, every_row, v3
 from loopback.client.options import Options, Shared
-from loopback.kit.errors import Forbidden
 
 ORG_ENV = "LOOPBACK_ORG"
 PROJECT_ENV = "LOOPBACK_PROJECT"
@@ -31,7 +31,8 @@ ORG = Shared(
         typer.Option(
             "--org",
             envvar=ORG_ENV,
-            help="the organization's slug; the only one you are a member of when left out",
+            help="the organization's slug; when left out, a project token's own, else the only one "
+            "you are a member of",
             show_default=False,
         ),
     ],
@@ -44,7 +45,8 @@ PROJECT = Shared(
         typer.Option(
             "--project",
             envvar=PROJECT_ENV,
-            help="the project's slug; the organization's only project when left out",
+            help="the project's slug; when left out, a project token's own, else the organization's "
+            "only project",
             show_default=False,
         ),
     ],
@@ -79,41 +81,65 @@ def _choose(kind: str, slugs: Sequence[str], flag: str, env: str, none: str) -> 
     )
 
 
-def _listed(client: ApiClient, path: str, key: str) -> list[dict[str, Any]]:
-    """What ``path`` lists under ``key``; a token that may not list it (a project token) is told how."""
-    try:
-        return list(client.get(path).body.get(key) or [])
-    except ApiProblem as problem:
-        if problem.is_a(Forbidden):
-            raise ClientError(
-                "this token cannot list where it may act (a project token?)",
-                ExitCode.USAGE,
-                [f"pass --org and --project, or set {ORG_ENV} and {PROJECT_ENV}"],
-            ) from None
-        raise
+def _listed(client: ApiClient, path: str, key: str) -> list[str]:
+    return [str(row.get("slug")) for row in client.get(path).body.get(key) or []]
 
 
-def organization(client: ApiClient, org: str | None) -> str:
-    """``--org`` as given, else the only organization the token's user is a member of."""
-    if org:
-        return org
+def token_place(client: ApiClient) -> Place | None:
+    """A project token's own organization and project, the only place it acts; None for a personal one."""
+    token = client.get(v3("token")).body
+    if token.get("kind") != "project" or not token.get("organization") or not token.get("project"):
+        return None
+    return Place(str(token["organization"]), str(token["project"]))
+
+
+def _within(own: Place, org: str | None, project: str | None) -> Place:
+    """A project token's place, unless --org or --project names another (which it cannot reach)."""
+    asked = Place(org or own.org, project or own.project)
+    if asked != own:
+        raise ClientError(
+            f"this project token acts in {own} only, not in {asked}",
+            ExitCode.USAGE,
+            [f"leave out --org and --project (and {ORG_ENV}, {PROJECT_ENV}), or use a token of {asked}"],
+        )
+    return own
+
+
+def _only_organization(client: ApiClient) -> str:
     return _choose(
         "organization",
-        [str(o.get("slug")) for o in _listed(client, v3("user"), "organizations")],
+        _listed(client, v3("user"), "organizations"),
         "--org",
         ORG_ENV,
         "create one with `loopback orgs create SLUG`, or ask an organization's owner to add you",
     )
 
 
+def organization(client: ApiClient, org: str | None) -> str:
+    """``--org`` as given, else a project token's, else the only one the token's user is a member of."""
+    if org:
+        return org
+    own = token_place(client)
+    return own.org if own is not None else _only_organization(client)
+
+
 def place(client: ApiClient, org: str | None, project: str | None) -> Place:
-    """The organization and project from the flags, the environment, or the only ones there are."""
-    org = organization(client, org)
+    """The organization and project from the flags, the environment, a project token, or the only ones.
+
+    Both given cost no request; else ``GET /v3/token`` comes first, and a personal token goes on
+    to its user's organizations and the organization's projects as before.
+    """
+    if org and project:
+        return Place(org, project)
+    own = token_place(client)
+    if own is not None:
+        return _within(own, org, project)
+    org = org or _only_organization(client)
     if project:
         return Place(org, project)
     slug = _choose(
         "project",
-        [str(p.get("slug")) for p in _listed(client, v3("organizations", org, "projects"), "projects")],
+        _listed(client, v3("organizations", org, "projects"), "projects"),
         "--project",
         PROJECT_ENV,
         f"create one with `loopback projects create SLUG --org {org}`",

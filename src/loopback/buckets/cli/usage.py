@@ -13,8 +13,14 @@ import typer
 from loopback.buckets.cli.columns import BUCKET_USAGE, PROJECT_USAGE
 from loopback.buckets.cli.place import ORG, PROJECT, bucket_id, in_project, organization
 from loopback.buckets.cli.waiting import follow
+from loopback.client.errors import ApiProblem
 from loopback.client.http import v3
 from loopback.client.options import Options, with_options
+
+PROJECT_TOKEN_USAGE = (
+    "a project token reads its own buckets: `loopback buckets list` shows each one's objects and size, "
+    "`loopback usage BUCKET` one bucket's"
+)
 
 
 @with_options(ORG, PROJECT)
@@ -38,7 +44,12 @@ def usage(
             raise typer.BadParameter("--refresh counts one bucket: name it", param_hint="BUCKET")
         with options.api() as client:
             slug = organization(client, options.org)
-            answer = client.get(v3("organizations", slug, "usage"))
+            try:
+                answer = client.get(v3("organizations", slug, "usage"))
+            except ApiProblem as problem:
+                if problem.permission == "usage.read":  # every role has it: a project token does not
+                    problem.hints.append(PROJECT_TOKEN_USAGE)
+                raise
         if show.json:
             typer.echo(answer.text)
             return

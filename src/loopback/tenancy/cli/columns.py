@@ -33,6 +33,15 @@ AUDIT_EVENT = [
     Column("target", "target"),
     Column("detail", "detail"),
 ]
+CALLING_PROJECT_TOKEN = [
+    Column("organization", "organization"),
+    Column("project", "project"),
+    Column("token id", "id"),
+    Column("token name", "name"),
+    Column("token kind", "kind"),
+    Column("role cap", "role_cap"),
+    Column("expires", "expires_at"),
+]
 USER = [
     Column("email", "email"),
     Column("user id", "id"),

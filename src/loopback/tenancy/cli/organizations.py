@@ -1,4 +1,9 @@
-"""``loopback whoami`` and ``loopback orgs list|create|show|rename|delete``: you and your organizations."""
+"""``loopback whoami`` and ``loopback orgs list|create|show|rename|delete``: you and your organizations.
+
+``whoami`` asks ``GET /v3/token`` first: a project token has no user to show, so it is answered by
+its organization and project; a personal token by its user and their organizations, as ``GET
+/v3/user`` tells them.
+"""
 
 from __future__ import annotations
 
@@ -6,33 +11,26 @@ from typing import Annotated
 
 import typer
 
-from loopback.client.errors import ApiProblem
 from loopback.client.http import v3
 from loopback.client.options import YES, Options, with_options
-from loopback.tenancy.cli.columns import ORGANIZATION, USER
-
-PROJECT_TOKEN_HINTS = [
-    "a project token acts in its one project: pass --org and --project (or set LOOPBACK_ORG and "
-    "LOOPBACK_PROJECT) to the bucket and credentials commands",
-    "the API does not tell a project token which project it is; "
-    "`loopback tokens list --org ORG` shows it to the organization's admins",
-]
+from loopback.tenancy.cli.columns import CALLING_PROJECT_TOKEN, ORGANIZATION, USER
 
 
 @with_options()
 def whoami(options: Options) -> None:
-    """Who the token belongs to, and the organizations they are a member of."""
+    """Who the token belongs to and their organizations; for a project token, where it acts."""
     with options.api() as client:
-        try:
-            answer = client.get(v3("user"))
-        except ApiProblem as problem:
-            if problem.status == 403 and problem.permission == "user.read":  # no account: a project token
-                problem.hints.extend(PROJECT_TOKEN_HINTS)
-            raise
+        token = client.get(v3("token"))
+        user = None if token.body.get("kind") == "project" else client.get(v3("user"))
     show = options.printer()
-    show.record(answer, USER)
+    if user is None:
+        show.record(token, CALLING_PROJECT_TOKEN)
+        if not show.json:
+            show.note("A project token acts in this project only: commands there need no --org or --project.")
+        return
+    show.record(user, USER)
     if not show.json:
-        show.table(answer.body.get("organizations") or [], ORGANIZATION, "member of no organization")
+        show.table(user.body.get("organizations") or [], ORGANIZATION, "member of no organization")
 
 
 @with_options()
