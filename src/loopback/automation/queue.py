@@ -21,7 +21,7 @@ from typing import Any
 
 from huey import RedisHuey, SqliteHuey
 from huey.api import Huey
-from huey.consumer import Consumer
+from huey.consumer import Consumer, Worker
 
 from loopback.kit.settings import Settings
 
@@ -48,6 +48,9 @@ class Automation:
         self.huey = huey
         self._tasks: dict[str, Any] = {}
         self._rounds: dict[str, float] = {}
+        # Set by every enqueue: this process's idle workers look at the queue at once instead of
+        # at their next poll (the SQLite queue is polled; a new bucket should not wait for it).
+        self.enqueued = threading.Event()
 
     def register(self, name: str, func: Callable[..., None]) -> None:
         self._tasks[name] = self.huey.task(name=name)(func)
@@ -87,6 +90,7 @@ class Automation:
             wrapper.schedule(args=args, delay=delay)
         else:
             wrapper(*args)
+            self.enqueued.set()
 
     @property
     def task_names(self) -> list[str]:
@@ -169,12 +173,49 @@ class RoundScheduler:
         return started
 
 
+class WakeableWorker(Worker):  # type: ignore[misc]
+    """Huey's worker, whose idle wait between polls ends when this process enqueues a task.
+
+    A task enqueued by another process (an API replica on the same SQLite queue) still waits for
+    the next poll, at most the consumer's ``max_delay``; Redis's queue blocks instead of polling.
+    """
+
+    delay: float
+    default_delay: float
+    max_delay: float
+    backoff: float
+
+    def __init__(self, enqueued: threading.Event, **options: Any) -> None:
+        super().__init__(**options)
+        self.enqueued = enqueued
+
+    def sleep(self) -> None:
+        self.delay = min(self.delay, self.max_delay)
+        if self.enqueued.wait(self.delay):
+            self.enqueued.clear()
+            self.delay = self.default_delay
+            return
+        self.delay *= self.backoff
+
+
 class LoopbackConsumer(Consumer):  # type: ignore[misc]
     """Huey's consumer with the round scheduler running beside its workers."""
 
     def __init__(self, automation: Automation, **options: Any) -> None:
+        self.enqueued = automation.enqueued  # before Huey's constructor makes the workers
         super().__init__(automation.huey, **options)
         self.rounds = RoundScheduler(automation)
+
+    def _create_worker(self) -> Worker:
+        return WakeableWorker(
+            self.enqueued,
+            huey=self.huey,
+            stop_flag=self.stop_flag,
+            default_delay=self.default_delay,
+            max_delay=self.max_delay,
+            backoff=self.backoff,
+            max_tasks=self.max_tasks,
+        )
 
     def start(self) -> None:
         super().start()
