@@ -19,15 +19,15 @@ raw values.
 
 The rooms: ``place`` finds the organization, project and bucket a command acts in; ``waiting``
 follows a bucket until it settles; ``columns`` is how a bucket reads in a table. The commands:
-``create`` (create, replace), ``listing`` (list, show, events), ``delete``, ``regions`` and
-``usage``. This module lists them, in the order the help shows them.
+``create`` (create, validate, adopt, replace), ``listing`` (list, show, events), ``delete``,
+``regions`` and ``usage``. This module lists them, in the order the help shows them.
 """
 
 from __future__ import annotations
 
 import typer
 
-from loopback.buckets.cli.create import create_bucket, replace_bucket
+from loopback.buckets.cli.create import adopt_bucket, create_bucket, replace_bucket, validate_bucket
 from loopback.buckets.cli.delete import delete_bucket
 from loopback.buckets.cli.listing import bucket_events, list_buckets, show_bucket
 from loopback.buckets.cli.regions import regions
@@ -36,9 +36,11 @@ from loopback.client.command import ApiCommand, api_group
 
 PANEL = "Buckets (API client)"  # the credentials commands stand under it too
 buckets = api_group(
-    "The buckets of a project: create, list, show, delete, replace and their events.",
+    "The buckets of a project: create, validate, adopt, list, show, delete, replace and their events.",
     {
         "create": create_bucket,
+        "validate": validate_bucket,
+        "adopt": adopt_bucket,
         "list": list_buckets,
         "show": show_bucket,
         "delete": delete_bucket,

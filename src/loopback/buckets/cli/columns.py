@@ -60,6 +60,13 @@ BUCKET = [
     Column("superseded by", "superseded_by"),
     Column("adopted", "adopted"),
 ]
+VALIDATION = [
+    Column("valid", "valid"),
+    Column("name", "name"),
+    Column("provider", "provider"),
+    Column("region", "region"),
+    Column("endpoint", "endpoint"),
+]
 EVENT = [
     Column("when", "created_at", ago),
     Column("event", "kind"),
