@@ -20,7 +20,8 @@ raw values.
 The rooms: ``place`` finds the organization, project and bucket a command acts in; ``waiting``
 follows a bucket until it settles; ``columns`` is how a bucket reads in a table. The commands:
 ``create`` (create, validate, adopt, replace), ``listing`` (list, show, events), ``delete``,
-``regions`` and ``usage``. This module lists them, in the order the help shows them.
+``regions`` and ``usage``. This module lists them, in the order the help shows them, with the API
+operations each one reaches (``loopback.client.operations``).
 """
 
 from __future__ import annotations
@@ -33,19 +34,20 @@ from loopback.buckets.cli.listing import bucket_events, list_buckets, show_bucke
 from loopback.buckets.cli.regions import regions
 from loopback.buckets.cli.usage import usage
 from loopback.client.command import ApiCommand, api_group
+from loopback.client.operations import BUCKET, BUCKETS, ORG, calls
 
 PANEL = "Buckets (API client)"  # the credentials commands stand under it too
 buckets = api_group(
     "The buckets of a project: create, validate, adopt, list, show, delete, replace and their events.",
     {
-        "create": create_bucket,
-        "validate": validate_bucket,
-        "adopt": adopt_bucket,
-        "list": list_buckets,
-        "show": show_bucket,
-        "delete": delete_bucket,
-        "replace": replace_bucket,
-        "events": bucket_events,
+        "create": calls(create_bucket, f"POST {BUCKETS}"),
+        "validate": calls(validate_bucket, f"POST {BUCKETS}/validate"),
+        "adopt": calls(adopt_bucket, f"POST {BUCKETS}/adopt"),
+        "list": calls(list_buckets, f"GET {BUCKETS}"),
+        "show": calls(show_bucket, f"GET {BUCKET}"),
+        "delete": calls(delete_bucket, f"DELETE {BUCKET}"),
+        "replace": calls(replace_bucket, f"POST {BUCKET}/replace"),
+        "events": calls(bucket_events, f"GET {BUCKET}/events"),
     },
 )
 
@@ -53,5 +55,7 @@ buckets = api_group(
 def register(app: typer.Typer) -> None:
     """Add these commands to the ``loopback`` command, under a help panel of their own."""
     app.add_typer(buckets, name="buckets", rich_help_panel=PANEL)
-    app.command("regions", cls=ApiCommand, rich_help_panel=PANEL)(regions)
-    app.command("usage", cls=ApiCommand, rich_help_panel=PANEL)(usage)
+    app.command("regions", cls=ApiCommand, rich_help_panel=PANEL)(calls(regions, "GET /v3/regions"))
+    app.command("usage", cls=ApiCommand, rich_help_panel=PANEL)(
+        calls(usage, f"GET {ORG}/usage", f"POST {BUCKET}/usage/refresh")
+    )

@@ -13,7 +13,7 @@ list of keys.
 The rooms: ``keys`` names a key and the buckets it reaches; ``columns`` is how a key reads in a
 table; ``issue`` issues keys and hands their secret over (the tool's file, the ``.env`` lines);
 ``listing`` lists and shows keys; ``changes`` rotates, updates and revokes them. This module
-lists the commands, in the order the help shows them.
+lists the commands, in the order the help shows them, with the API operations each one reaches.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import typer
 
 from loopback.buckets.cli import PANEL
 from loopback.client.command import api_group
+from loopback.client.operations import BUCKET, CREDENTIAL, CREDENTIALS, calls
 from loopback.credentials.cli.changes import revoke_credential, rotate_credential, update_credential
 from loopback.credentials.cli.issue import issue_credential
 from loopback.credentials.cli.listing import list_credentials, show_credential
@@ -29,12 +30,15 @@ from loopback.credentials.cli.listing import list_credentials, show_credential
 credentials = api_group(
     "A project's S3 access keys: issue (the secret shown once), list, show, rotate, update, revoke.",
     {
-        "issue": issue_credential,
-        "list": list_credentials,
-        "show": show_credential,
-        "rotate": rotate_credential,
-        "update": update_credential,
-        "revoke": revoke_credential,
+        # one bucket goes through the bucket's own route, several through the project's
+        "issue": calls(issue_credential, f"POST {CREDENTIALS}", f"POST {BUCKET}/credentials"),
+        "list": calls(list_credentials, f"GET {CREDENTIALS}", f"GET {BUCKET}/credentials"),
+        "show": calls(show_credential, f"GET {CREDENTIAL}"),
+        "rotate": calls(rotate_credential, f"POST {CREDENTIAL}/rotate"),
+        "update": calls(update_credential, f"PATCH {CREDENTIAL}"),
+        "revoke": calls(
+            revoke_credential, f"DELETE {CREDENTIAL}", f"DELETE {BUCKET}/credentials/{{credential_id}}"
+        ),
     },
 )
 

@@ -12,7 +12,8 @@ without one, asked for on the terminal without echo.
 The rooms: ``listing`` (list, show), ``configure`` (add, update, enable, disable) and ``check``
 (test) hold the commands; ``inputs`` declares what the operator types and reads it (secrets from
 the environment or the terminal, settings, slots, regions); ``columns`` is how a provider reads.
-This module lists the commands, in the order the help shows them.
+This module lists the commands, in the order the help shows them, with the API operations each one
+reaches.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import typer
 
 from loopback.client.command import api_group
+from loopback.client.operations import PROVIDER, PROVIDERS, calls
 from loopback.providers.cli.check import check_provider
 from loopback.providers.cli.configure import add_provider, disable_provider, enable_provider, update_provider
 from loopback.providers.cli.listing import list_providers, show_provider
@@ -29,13 +31,13 @@ PANEL = "Providers (operator, API client)"
 providers = api_group(
     "The installation's storage providers and their regions (operator only).",
     {
-        "list": list_providers,
-        "show": show_provider,
-        "add": add_provider,
-        "update": update_provider,
-        "disable": disable_provider,
-        "enable": enable_provider,
-        "test": check_provider,
+        "list": calls(list_providers, f"GET {PROVIDERS}"),
+        "show": calls(show_provider, f"GET {PROVIDER}"),
+        "add": calls(add_provider, f"POST {PROVIDERS}"),
+        "update": calls(update_provider, f"PATCH {PROVIDER}"),
+        "disable": calls(disable_provider, f"POST {PROVIDER}/disable"),
+        "enable": calls(enable_provider, f"POST {PROVIDER}/enable"),
+        "test": calls(check_provider, f"POST {PROVIDER}/test"),
     },
 )
 
