@@ -12,6 +12,7 @@ import typer
 import loopback
 from loopback.buckets import cli as buckets_cli
 from loopback.client import login as login_cli
+from loopback.completion import CompletingGroup, InstallOption, ShowOption
 from loopback.credentials import cli as credentials_cli
 from loopback.kit.settings import Settings
 from loopback.providers import cli as providers_cli
@@ -24,7 +25,14 @@ app = typer.Typer(
     name="loopback",
     help="Loopback object storage: S3-compatible buckets for the projects of organizations.",
     no_args_is_help=True,
+    add_completion=False,  # ours take the shell's name: loopback.completion
+    cls=CompletingGroup,
 )
+
+
+@app.callback()
+def completion(install_completion: InstallOption = None, show_completion: ShowOption = None) -> None:
+    """Take ``--install-completion`` and ``--show-completion`` before any command (loopback.completion)."""
 
 
 def _settings(host: str | None = None, port: int | None = None, data_dir: Path | None = None) -> Settings:
