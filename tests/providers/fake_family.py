@@ -76,6 +76,10 @@ class FakeProvider:
         self._call("bucket_exists")
         return bucket in self.buckets
 
+    def bucket_names(self, region: str, placement: Placement) -> set[str]:
+        self._call("bucket_names")
+        return set(self.buckets)
+
     def object_count_hint(self, bucket: str, region: str, limit: int, placement: Placement) -> int:
         self._call("object_count_hint")
         return 0

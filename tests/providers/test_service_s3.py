@@ -10,10 +10,12 @@ import pytest
 from botocore.exceptions import ClientError
 
 from loopback.kit.ports import free_ports
+from loopback.providers import s3
 from loopback.providers.base import CREDENTIALS_REFUSED, Grant, Placement, ProviderError, RegionSpec
 from loopback.providers.s3 import S3Provider, S3ProviderConfig
 from loopback.providers.seaweedfs import EmbeddedSeaweedFS
 from tests.conftest import unique_bucket_name, wait_for
+from tests.providers.botocore_calls import watching
 
 REGION = "local-1"
 TENANT = Placement("org_test", "prj_test")
@@ -112,6 +114,56 @@ def test_usage_counts_objects_and_bytes_across_pages(
     usage = adapter.read_usage(bucket, REGION, TENANT)
     assert usage.object_count == 1005
     assert usage.bytes == sum(index % 7 for index in range(1005))
+
+
+def test_usage_counts_noncurrent_versions_and_unfinished_uploads(
+    adapter: S3Provider, bucket: str, operator_s3: Any
+) -> None:
+    operator_s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    operator_s3.put_object(Bucket=bucket, Key="k", Body=b"1" * 10)
+    operator_s3.put_object(Bucket=bucket, Key="k", Body=b"2" * 20)
+    upload = operator_s3.create_multipart_upload(Bucket=bucket, Key="open")["UploadId"]
+    operator_s3.upload_part(Bucket=bucket, Key="open", UploadId=upload, PartNumber=1, Body=b"p" * 300)
+    usage = adapter.read_usage(bucket, REGION, TENANT)
+    assert (usage.object_count, usage.bytes) == (2 + 1, 10 + 20 + 300)
+    operator_s3.abort_multipart_upload(Bucket=bucket, Key="open", UploadId=upload)
+    usage = adapter.read_usage(bucket, REGION, TENANT)
+    assert (usage.object_count, usage.bytes) == (2, 30)
+
+
+def test_a_provider_without_versions_is_counted_by_listing(
+    seaweedfs: EmbeddedSeaweedFS, operator_s3: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Garage answers ListObjectVersions (and may answer ListMultipartUploads) NotImplemented."""
+    name = unique_bucket_name("noversions")
+    operator_s3.create_bucket(Bucket=name)
+    operator_s3.put_object(Bucket=name, Key="one", Body=b"x" * 9)
+    refused = {"ListObjectVersions": (501, "NotImplemented"), "ListMultipartUploads": (501, "NotImplemented")}
+    with watching(monkeypatch, refuse=refused) as calls:
+        usage = adapter_for(
+            seaweedfs.endpoint, seaweedfs.identity.access_key_id, seaweedfs.identity.secret_access_key
+        ).read_usage(name, REGION, TENANT)
+    assert (usage.object_count, usage.bytes) == (1, 9)
+    assert calls.counts["ListObjectVersions"] == 1
+    assert calls.counts["ListObjectsV2"] == 1
+
+
+def test_bucket_names_are_every_bucket_of_the_key_page_by_page(
+    seaweedfs: EmbeddedSeaweedFS, adapter: S3Provider, operator_s3: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made = {unique_bucket_name("listed") for _ in range(3)}
+    for name in made:
+        adapter.create_bucket(name, REGION, TENANT)
+    monkeypatch.setattr(s3, "LIST_BUCKETS_PAGE", 2)
+    with watching(monkeypatch) as calls:
+        fresh = adapter_for(
+            seaweedfs.endpoint, seaweedfs.identity.access_key_id, seaweedfs.identity.secret_access_key
+        )
+        names = fresh.bucket_names(REGION, TENANT)
+    assert made <= names
+    assert names == {b["Name"] for b in operator_s3.list_buckets()["Buckets"]}
+    pages = -(-len(names) // 2)
+    assert calls.counts["ListBuckets"] in (pages, pages + 1)  # + an empty last page, if it sends one
 
 
 def test_an_unreachable_endpoint_is_a_transient_error() -> None:

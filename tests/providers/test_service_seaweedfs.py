@@ -1,5 +1,5 @@
 """The embedded SeaweedFS: starting again on fresh ports when one was taken between pick and listen,
-started again when it dies, and private on disk."""
+started again when it dies, private on disk, and what its own per-bucket figures count."""
 
 from __future__ import annotations
 
@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import httpx
 import pytest
 
 from loopback.providers import seaweedfs
 from loopback.providers.seaweedfs import EmbeddedSeaweedFS
-from tests.conftest import wait_for
+from tests.conftest import unique_bucket_name, wait_for
 
 
 @pytest.fixture
@@ -178,3 +179,43 @@ def test_a_data_dir_left_open_by_an_older_start_is_tightened(tmp_path: Path) -> 
     (root / "data" / "filerldb2" / "000001.log").chmod(0o644)
     EmbeddedSeaweedFS(root)
     assert readable_by_others(root) == []
+
+
+def volumes_of(status: Any) -> Iterator[dict[str, Any]]:
+    """Every volume in the master's ``/vol/status`` answer (data centers > racks > servers > volumes)."""
+    if isinstance(status, dict):
+        if "Collection" in status:
+            yield status
+            return
+        for value in status.values():
+            yield from volumes_of(value)
+    elif isinstance(status, list):
+        for value in status:
+            yield from volumes_of(value)
+
+
+def test_seaweedfs_own_bucket_figures_count_stored_needles_not_what_is_billed(
+    seaweedfs: EmbeddedSeaweedFS, operator_s3: Any
+) -> None:
+    """Why usage is read by listing, not natively, on SeaweedFS: its per-bucket figures are the
+    master's volume statistics of the bucket's collection (``/vol/status``; ``weed shell``'s
+    ``s3.bucket.list``, its admin UI and the S3 gateway's ``SeaweedFS_s3_bucket_size_bytes`` and
+    ``_object_count`` gauges all read them): compressed bytes on disk and stored chunks, deleted
+    ones included until a vacuum. A listing says one object of 1 MiB; SeaweedFS says otherwise."""
+    name = unique_bucket_name("stats")
+    operator_s3.create_bucket(Bucket=name)
+    operator_s3.put_object(Bucket=name, Key="compressible", Body=b"a" * 2**20)
+    operator_s3.put_object(Bucket=name, Key="deleted", Body=b"b" * 1000)
+    operator_s3.delete_object(Bucket=name, Key="deleted")
+
+    def collection() -> tuple[int, int] | None:  # the master hears of writes with the volumes' heartbeats
+        status = httpx.get(f"{seaweedfs.master_url}/vol/status", timeout=5).json()
+        volumes = [v for v in volumes_of(status["Volumes"]) if v["Collection"] == name]
+        files, size = sum(v["FileCount"] for v in volumes), sum(v["Size"] for v in volumes)
+        return (files, size) if files >= 2 else None
+
+    files, size = wait_for(collection, timeout=60, interval=0.5)
+    listed = operator_s3.list_object_versions(Bucket=name)["Versions"]
+    assert [(v["Key"], v["Size"]) for v in listed] == [("compressible", 2**20)]
+    assert files == 2  # the deleted object's chunk is still counted
+    assert size < 2**20 // 10  # its compressed needles, not the object's size

@@ -145,6 +145,14 @@ class Placement:
 
 @dataclass(frozen=True)
 class Usage:
+    """What a bucket holds as providers bill it (and as AWS's CloudWatch counts it).
+
+    ``object_count``: every stored version, current and noncurrent (delete markers hold no data and
+    are not counted), plus every uploaded part of an unfinished multipart upload.
+    ``bytes``: the sizes of all of those. A tenant's own listing shows fewer when the bucket is
+    versioned or an upload was left unfinished; both are still stored and billed.
+    """
+
     object_count: int
     bytes: int
 
@@ -189,6 +197,9 @@ class StorageProvider(Protocol):
     - ``create_bucket`` succeeds when the bucket exists and is ours (``BucketAlreadyOwnedByYou``);
       a name taken by someone else is a permanent ``ProviderError`` with code ``BucketAlreadyExists``.
     - ``bucket_exists`` answers whether the provider has the bucket now.
+    - ``bucket_names`` answers every bucket the key serving ``placement`` sees in ``region`` (one
+      ListBuckets, paged): the drift round asks it once per provider region (and key slot) and
+      confirms with ``bucket_exists`` only the buckets it does not name.
     - ``object_count_hint`` lists at most ``limit`` keys, to refuse deleting a bucket that holds objects.
     - ``empty_bucket`` deletes every object (a forced deletion) and says how many it removed.
     - ``delete_bucket`` succeeds when the bucket is already gone; a bucket with objects is refused
@@ -197,7 +208,8 @@ class StorageProvider(Protocol):
       operations only (never bucket policy, ACL, creation or deletion); ``update_credential``
       replaces the grants of an existing identity without changing its key; ``revoke_credential``
       removes it and succeeds when it is already gone.
-    - ``read_usage`` counts objects and bytes, natively where the provider can, by listing otherwise.
+    - ``read_usage`` counts objects and bytes as ``Usage`` says (noncurrent versions and unfinished
+      multipart uploads included), natively where the provider can, by listing otherwise.
     - ``check`` makes one cheap authenticated call, for readiness.
     - ``name_problems`` adds the family's own naming rules to S3's; ``slots`` lists the key slots
       the operator linked (empty when the family issues keys per bucket itself).
@@ -218,6 +230,8 @@ class StorageProvider(Protocol):
     def create_bucket(self, bucket: str, region: str, placement: Placement) -> None: ...
 
     def bucket_exists(self, bucket: str, region: str, placement: Placement) -> bool: ...
+
+    def bucket_names(self, region: str, placement: Placement) -> set[str]: ...
 
     def object_count_hint(self, bucket: str, region: str, limit: int, placement: Placement) -> int: ...
 

@@ -168,6 +168,10 @@ class HetznerProvider:
     def bucket_exists(self, bucket: str, region: str, placement: Placement) -> bool:
         return self._slot(placement).bucket_exists(bucket, region, placement)
 
+    def bucket_names(self, region: str, placement: Placement) -> set[str]:
+        """The buckets the tenant's slot key sees: its Hetzner project's, and no other tenant's."""
+        return self._slot(placement).bucket_names(region, placement)
+
     def object_count_hint(self, bucket: str, region: str, limit: int, placement: Placement) -> int:
         return self._slot(placement).object_count_hint(bucket, region, limit, placement)
 

@@ -14,7 +14,7 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -56,6 +56,11 @@ ALREADY_OURS = frozenset({"BucketAlreadyOwnedByYou"})
 ALREADY_EXISTS = frozenset({"EntityAlreadyExists"})
 NO_BUCKET = frozenset({"404", "NoSuchBucket", "NotFound"})
 NO_ENTITY = frozenset({"NoSuchEntity"})
+NOT_IMPLEMENTED = frozenset({"NotImplemented", "501"})
+NO_UPLOAD = frozenset({"NoSuchUpload", "404"})
+# ListBuckets pages of this many names (AWS's MaxBuckets, which SeaweedFS, Ceph and MinIO honour);
+# a provider that refuses the parameter is asked again without it.
+LIST_BUCKETS_PAGE = 1000
 
 # Every S3 and IAM call is bounded, so a provider that hangs (stopped, overloaded, a black hole)
 # becomes a transient ProviderError, which the reconcile retries with its reason shown, within
@@ -281,6 +286,31 @@ class S3Provider:
             is not None
         )
 
+    def bucket_names(self, region: str, placement: Placement) -> set[str]:
+        """Every bucket the operator's key owns here: ListBuckets, page by page."""
+        s3 = self._s3(region)
+        try:
+            return self._call("list buckets", lambda: self._list_bucket_names(s3, LIST_BUCKETS_PAGE)) or set()
+        except ProviderError as error:
+            if error.code != "InvalidArgument":
+                raise
+            return self._call("list buckets", lambda: self._list_bucket_names(s3, None)) or set()
+
+    @staticmethod
+    def _list_bucket_names(s3: S3Client, page_size: int | None) -> set[str]:
+        names: set[str] = set()
+        token: str | None = None
+        while True:
+            arguments: dict[str, Any] = {"MaxBuckets": page_size} if page_size else {}
+            if token:
+                arguments["ContinuationToken"] = token
+            page = s3.list_buckets(**arguments)
+            found = {entry["Name"] for entry in page.get("Buckets", []) if "Name" in entry}
+            token = page.get("ContinuationToken")
+            if not token or found <= names:  # the last page, or a provider repeating itself
+                return names | found
+            names |= found
+
     def object_count_hint(self, bucket: str, region: str, limit: int, placement: Placement) -> int:
         s3 = self._s3(region)
         listing = self._call(
@@ -375,22 +405,65 @@ class S3Provider:
         self._call("delete user", lambda: iam.delete_user(UserName=provider_user), tolerate=NO_ENTITY)
 
     def read_usage(self, bucket: str, region: str, placement: Placement) -> Usage:
-        paginator = self._s3(region).get_paginator("list_objects_v2")
-        count = 0
-        size = 0
-
-        def walk() -> None:
-            nonlocal count, size
-            for page in paginator.paginate(Bucket=bucket, PaginationConfig={"PageSize": 1000}):
-                for entry in page.get("Contents", []):
-                    count += 1
-                    size += int(entry.get("Size", 0))
-
-        self._call("read usage", walk)
-        return Usage(object_count=count, bytes=size)
+        """Every stored version (ListObjectVersions, which also answers for a bucket never
+        versioned) and every uploaded part of an unfinished multipart upload (ListMultipartUploads,
+        then ListParts of each): two calls for a bucket without uploads left open. A provider
+        without a versioning API (Garage) is listed with ListObjectsV2 instead."""
+        s3 = self._s3(region)
+        stored = self._call(
+            "read usage", lambda: _sum_versions(s3, bucket), tolerate=NOT_IMPLEMENTED
+        ) or self._call("read usage", lambda: _sum_current(s3, bucket))
+        parts = self._call(
+            "read unfinished uploads", lambda: _sum_unfinished(s3, bucket), tolerate=NOT_IMPLEMENTED
+        )
+        objects, size = stored or (0, 0)
+        part_count, part_bytes = parts or (0, 0)
+        return Usage(object_count=objects + part_count, bytes=size + part_bytes)
 
     def check(self) -> None:
         first = next(iter(self._regions), None)
         if first is None:
             raise ProviderError(f"provider {self.name} has no regions", transient=False)
         self._call("list buckets", lambda: self._s3(first).list_buckets())
+
+
+def _count_and_bytes(pages: Iterable[Any], entries: str) -> tuple[int, int]:
+    """How many ``entries`` (``Versions``, ``Contents``, ``Parts``) the pages list, and their sizes."""
+    count = size = 0
+    for page in pages:
+        for entry in page.get(entries, []):
+            count += 1
+            size += int(entry.get("Size", 0))
+    return count, size
+
+
+def _sum_versions(s3: S3Client, bucket: str) -> tuple[int, int]:
+    """Every version, current and noncurrent; delete markers hold nothing."""
+    pages = s3.get_paginator("list_object_versions").paginate(
+        Bucket=bucket, PaginationConfig={"PageSize": 1000}
+    )
+    return _count_and_bytes(pages, "Versions")
+
+
+def _sum_current(s3: S3Client, bucket: str) -> tuple[int, int]:
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, PaginationConfig={"PageSize": 1000})
+    return _count_and_bytes(pages, "Contents")
+
+
+def _sum_unfinished(s3: S3Client, bucket: str) -> tuple[int, int]:
+    """The parts uploaded so far to every multipart upload not completed."""
+    count = size = 0
+    for page in s3.get_paginator("list_multipart_uploads").paginate(Bucket=bucket):
+        for upload in page.get("Uploads", []):
+            key, upload_id = upload.get("Key"), upload.get("UploadId")
+            if key is None or upload_id is None:
+                continue
+            parts = s3.get_paginator("list_parts").paginate(Bucket=bucket, Key=key, UploadId=upload_id)
+            try:
+                found = _count_and_bytes(parts, "Parts")
+            except ClientError as error:
+                if _error_code(error) not in NO_UPLOAD:
+                    raise
+                continue  # completed or aborted between the two listings: an object now, or gone
+            count, size = count + found[0], size + found[1]
+    return count, size

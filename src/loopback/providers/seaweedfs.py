@@ -105,6 +105,11 @@ class EmbeddedSeaweedFS:
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.s3_port}"
 
+    @property
+    def master_url(self) -> str:
+        """The master's HTTP API (``/dir/status``, ``/vol/status``), on loopback."""
+        return f"http://127.0.0.1:{self._ports['master']}"
+
     def _identity(self) -> OperatorIdentity:
         path = self.root / "operator-identity.json"
         if path.exists():
@@ -293,7 +298,7 @@ class EmbeddedSeaweedFS:
                 raise EmbeddedStorageError(f"SeaweedFS {name} is not running (restarting)")
             if process.poll() is not None:  # also reaps it, so it never lingers <defunct>
                 raise EmbeddedStorageError(f"SeaweedFS {name} exited with {process.returncode}")
-        topology = httpx.get(f"http://127.0.0.1:{self._ports['master']}/dir/status", timeout=2.0)
+        topology = httpx.get(f"{self.master_url}/dir/status", timeout=2.0)
         if not topology.json().get("Topology", {}).get("DataCenters"):
             raise EmbeddedStorageError("the SeaweedFS volume server has not joined its master yet")
         self._operator_s3().list_buckets()

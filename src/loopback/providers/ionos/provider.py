@@ -172,6 +172,9 @@ class IonosProvider:
     def bucket_exists(self, bucket: str, region: str, placement: Placement) -> bool:
         return self._storage.bucket_exists(bucket, region, placement)
 
+    def bucket_names(self, region: str, placement: Placement) -> set[str]:
+        return self._storage.bucket_names(region, placement)
+
     def object_count_hint(self, bucket: str, region: str, limit: int, placement: Placement) -> int:
         return self._storage.object_count_hint(bucket, region, limit, placement)
 
