@@ -18,6 +18,7 @@ TENANT_MODELS = frozenset(
     {
         "Bucket",
         "BucketEvent",
+        "BucketTotals",
         "Credential",
         "CredentialGrant",
         "Project",

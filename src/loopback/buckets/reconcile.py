@@ -47,6 +47,7 @@ CLAIM_SECONDS = 15.0
 RENEW_SECONDS = 5.0
 # When the re-check scheduled at a claim or renewal comes: just after that lease would run out.
 RECHECK_SECONDS = CLAIM_SECONDS + 1.0
+RESYNC_PAGE = 1000  # buckets the resync reads in one statement
 
 
 @dataclass(frozen=True)
@@ -161,15 +162,21 @@ class Reconciler:
             self.enqueue(bucket_id, delay=left + 1.0)
 
     def resync(self) -> int:
-        """Enqueue every bucket whose desired state is ahead of what was observed and is due now."""
-        now = utcnow()
-        with self._db.session() as session:
-            due = session.scalars(repository.due_for_reconcile(now)).all()
-        for bucket_id in due:
-            self.enqueue(bucket_id)
+        """Enqueue every bucket whose desired state is ahead of what was observed and is due now,
+        a page of ``RESYNC_PAGE`` at a time from the index of such rows."""
+        now, after, due = utcnow(), "", 0
+        while True:
+            with self._db.session() as session:
+                page = session.scalars(repository.due_for_reconcile(now, after, RESYNC_PAGE)).all()
+            for bucket_id in page:
+                self.enqueue(bucket_id)
+            due += len(page)
+            if len(page) < RESYNC_PAGE:
+                break
+            after = page[-1]
         if due:
-            log.info("resync enqueued %d bucket(s)", len(due))
-        return len(due)
+            log.info("resync enqueued %d bucket(s)", due)
+        return due
 
     def _claim(self, bucket_id: str) -> Claim | None:
         """Claim the bucket's current generation for ``CLAIM_SECONDS``, or ``None`` when there is

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Select, func, select
 
-from loopback.buckets.models import Bucket, BucketEvent, BucketStatus
+from loopback.buckets.models import Bucket, BucketEvent, BucketStatus, BucketTotals
 from loopback.kit.scoping import Scope, readable
 from loopback.providers.models import Provider, Region
 from loopback.tenancy.models import Project
@@ -35,8 +34,19 @@ def in_scope(scope: Scope) -> Select[Bucket, str, str]:
     return statement
 
 
-def count_of(statement: Select[*tuple[Any, ...]]) -> Select[int]:
-    return select(func.count()).select_from(statement.subquery())
+def current_ids(scope: Scope) -> Select[str]:
+    """Ids of the scope's current rows, read from ``ix_buckets_current`` alone: the rows v2 pages over."""
+    current = select(Bucket.id).where(Bucket.superseded_by_id.is_(None))
+    statement: Select[str] = readable(current, Bucket, scope)
+    return statement
+
+
+def current_total(scope: Scope) -> Select[int]:
+    """How many rows no other row replaced, from the maintained totals: v2's ``total``."""
+    statement: Select[int] = readable(
+        select(func.coalesce(func.sum(BucketTotals.current_rows), 0)), BucketTotals, scope
+    )
+    return statement
 
 
 def events_of(scope: Scope, bucket_id: str) -> Select[BucketEvent]:
@@ -50,36 +60,37 @@ def events_of(scope: Scope, bucket_id: str) -> Select[BucketEvent]:
     return readable(statement, Bucket, scope)
 
 
-def usage_per_project(scope: Scope) -> Select[str, int, int | None, int | None, datetime | None]:
-    """Live buckets, objects and bytes per live project of the scope's organization."""
+def usage_per_project(scope: Scope) -> Select[str, int, int, int, datetime | None]:
+    """Live buckets, objects and bytes per live project of the scope's organization, from the
+    maintained totals; the oldest sync is one seek per project in ``ix_buckets_live_sync``."""
+    oldest = (
+        select(func.min(Bucket.last_synced_at))
+        .where(Bucket.project_id == Project.id, Bucket.deleted_at.is_(None))
+        .correlate(Project)
+        .scalar_subquery()
+    )
     statement = (
         select(
             Project.slug,
-            func.count(Bucket.id),
-            func.coalesce(func.sum(Bucket.object_count), 0),
-            func.coalesce(func.sum(Bucket.bytes), 0),
-            func.min(Bucket.last_synced_at),
+            func.coalesce(BucketTotals.live_buckets, 0),
+            func.coalesce(BucketTotals.object_count, 0),
+            func.coalesce(BucketTotals.bytes, 0),
+            oldest,
         )
         .select_from(Project)
-        .outerjoin(
-            Bucket,
-            (Bucket.project_id == Project.id)
-            & (Bucket.organization_id == scope.organization_id)
-            & Bucket.deleted_at.is_(None),
-        )
+        .outerjoin(BucketTotals, BucketTotals.project_id == Project.id)
         .where(Project.deleted_at.is_(None))
-        .group_by(Project.slug)
         .order_by(Project.slug)
     )
     return readable(statement, Project, scope)
 
 
-def live_count(organization_id: str, project_id: str | None) -> Select[Any]:
-    """Buckets not yet deleted in an organization, or in one of its projects."""
-    where = [Bucket.organization_id == organization_id, Bucket.deleted_at.is_(None)]
+def live_count(organization_id: str, project_id: str | None) -> Select[int]:
+    """Buckets not yet deleted in an organization, or in one of its projects, from the totals."""
+    where = [BucketTotals.organization_id == organization_id]
     if project_id is not None:
-        where.append(Bucket.project_id == project_id)
-    return select(func.count()).select_from(Bucket).where(*where)
+        where.append(BucketTotals.project_id == project_id)
+    return select(func.coalesce(func.sum(BucketTotals.live_buckets), 0)).where(*where)
 
 
 # --- the installation's own reads: every tenant's rows, on purpose ------------------------------
@@ -95,12 +106,36 @@ def name_taken(provider_id: str, name: str) -> Select[str]:
     )
 
 
-def due_for_reconcile(now: datetime) -> Select[str]:
-    return select(Bucket.id).where(
-        Bucket.generation != Bucket.observed_generation,
-        Bucket.status != BucketStatus.DELETED,
-        (Bucket.next_attempt_at.is_(None)) | (Bucket.next_attempt_at <= now),
+def due_for_reconcile(now: datetime, after: str, limit: int) -> Select[str]:
+    """A page of the buckets the resync re-enqueues, after the id ``after``.
+
+    The first clause is ``ix_buckets_unreconciled``'s predicate and the order is its key, so the
+    database reads that index of the rows needing work, never the table: PostgreSQL cannot tell
+    how rare those rows are (it guesses most), but an ordered page of them is cheapest there.
+    """
+    return (
+        select(Bucket.id)
+        .where(
+            Bucket.generation != Bucket.observed_generation,
+            Bucket.status != BucketStatus.DELETED,
+            (Bucket.next_attempt_at.is_(None)) | (Bucket.next_attempt_at <= now),
+            Bucket.id > after,
+        )
+        .order_by(Bucket.id)
+        .limit(limit)
     )
+
+
+def regions_named(provider: str | None, code: str | None) -> Select[str, str]:
+    """(provider id, region id) of the regions a list's ``provider`` and ``region`` filters name; a
+    region code may exist at several providers."""
+    statement = select(Region.provider_id, Region.id)
+    if provider:
+        statement = statement.join(Provider, Provider.id == Region.provider_id)
+        statement = statement.where(Provider.name == provider)
+    if code:
+        statement = statement.where(Region.code == code)
+    return statement
 
 
 def ready_with_region() -> Select[Bucket, str]:

@@ -7,13 +7,14 @@ use; the automation behind it is a module per job, to which it delegates:
 - ``reconcile``: one bucket's reconcile with its lease, retries and failures, and the resync;
 - ``drift``: the periodic round that marks buckets removed behind Loopback's back ``lost``;
 - ``usage``: object counts and bytes, one task per bucket and the periodic round over all;
+- ``listing``: the pages of a project's buckets (keyset and numbered) and the usage rollup;
 - ``events`` and ``keys``: a bucket's history, and what a delete asks of the keys that reach it.
 
 Automation re-reads the row on every run, acts only when the desired generation is ahead of the
 observed one, and commits each step, so running a task twice, or after a newer request, does no harm.
 
 The request path is one job (create, replace, adopt, list, get, delete and the usage refresh of a
-tenant's buckets, with the validation they share) and stays whole here, a little over 400 lines.
+tenant's buckets, with the validation they share) and stays whole here; lists are read in ``listing``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from loopback.buckets import repository
+from loopback.buckets import listing, repository
 from loopback.buckets.drift import DriftCheck
 from loopback.buckets.events import record_event
 from loopback.buckets.keys import BucketKeys, KeyRelease, NoKeys
@@ -255,23 +256,13 @@ class BucketService:
         filters: BucketFilters | None = None,
     ) -> tuple[Sequence[BucketView], str | None]:
         """One page of the project's buckets, oldest first; the cursor is the last id of a page."""
-        statement = repository.in_scope(scope).order_by(Bucket.id).limit(limit + 1)
-        if cursor:
-            statement = statement.where(Bucket.id > cursor)
-        if filters is not None:
-            statement = filters.apply(statement)
-        rows = [BucketView(b, p, r) for b, p, r in session.execute(statement)]
-        next_cursor = rows[limit - 1].bucket.id if len(rows) > limit else None
-        return rows[:limit], next_cursor
+        return listing.keyset_page(session, scope, limit, cursor, filters)
 
     def page(
-        self, session: Session, scope: ProjectScope, page: int, per_page: int, filters: BucketFilters
+        self, session: Session, scope: ProjectScope, page: int, per_page: int
     ) -> tuple[Sequence[BucketView], int]:
-        """A numbered page, oldest first, and the total: the paging API v2 keeps."""
-        statement = filters.apply(repository.in_scope(scope))
-        total = session.scalar(repository.count_of(statement)) or 0
-        rows = session.execute(statement.order_by(Bucket.id).offset((page - 1) * per_page).limit(per_page))
-        return [BucketView(b, p, r) for b, p, r in rows], int(total)
+        """A numbered page of the current rows, oldest first, and their total: API v2's paging."""
+        return listing.numbered_page(session, scope, page, per_page)
 
     def get(self, session: Session, scope: ProjectScope, bucket_id: str) -> BucketView:
         row = session.execute(repository.in_scope(scope).where(Bucket.id == bucket_id)).first()
@@ -401,11 +392,7 @@ class BucketService:
 
     def usage_by_project(self, session: Session, scope: OrganizationScope) -> tuple[ProjectUsage, ...]:
         """Live buckets, objects and bytes per project of the organization, as of each bucket's last sync."""
-        statement = repository.usage_per_project(scope)
-        return tuple(
-            ProjectUsage(slug, buckets, int(objects or 0), int(size or 0), oldest)
-            for slug, buckets, objects, size, oldest in session.execute(statement)
-        )
+        return listing.usage_by_project(session, scope)
 
     def request_usage_refresh(self, session: Session, scope: ProjectScope, bucket_id: str) -> BucketView:
         view = self.get(session, scope, bucket_id)

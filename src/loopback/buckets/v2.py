@@ -24,7 +24,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from loopback.buckets.routes import BucketsDep
 from loopback.buckets.schemas import NAME_DESCRIPTION, NAME_RULES
-from loopback.buckets.service import BucketFilters, BucketView
+from loopback.buckets.service import BucketView
 from loopback.kit.openapi import problems
 from loopback.tenancy.auth import BucketsCreate, BucketsDelete, BucketsRead, DbSession
 
@@ -158,7 +158,7 @@ def list_buckets_v2(
     per_page: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> BucketV2List:
     """The project's current buckets, oldest first; rows replaced by another are left out."""
-    views, total = buckets.page(session, scope, page, per_page, BucketFilters(superseded=False))
+    views, total = buckets.page(session, scope, page, per_page)
     return BucketV2List(buckets=[BucketV2.of(v) for v in views], page=page, per_page=per_page, total=total)
 
 
