@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 
 from loopback.automation.queue import Automation, make_huey
 from loopback.automation.tasks import register_tasks
+from loopback.buckets.rounds import RoundLimits
 from loopback.buckets.service import BucketService
 from loopback.credentials.maintenance import BucketKeyReleases
 from loopback.credentials.service import CredentialService
@@ -42,7 +43,8 @@ class Runtime:
         secrets = SecretStore(load_keys(settings))
         providers = ProviderService(secrets)
         automation = Automation(make_huey(settings))
-        buckets = BucketService(db, providers, automation.enqueue)
+        limits = RoundLimits(batch=settings.round_batch, concurrency=settings.provider_concurrency)
+        buckets = BucketService(db, providers, automation.enqueue, limits)
         providers.when_endpoint_changes(buckets.follow_region_endpoint)
         credentials = CredentialService(db, providers, secrets, buckets, automation.enqueue)
         buckets.keys = BucketKeyReleases()

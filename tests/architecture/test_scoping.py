@@ -32,8 +32,6 @@ QUERY_CALLS = frozenset({"select", "select_from", "join", "outerjoin"})
 GETS_BY_OWN_ID = {
     ("buckets/reconcile.py", "_claim"): "a task's bucket id, enqueued by the service",
     ("buckets/reconcile.py", "_release"): "the bucket the running reconcile claimed",
-    ("buckets/drift.py", "check_drift"): "a bucket the drift round just listed",
-    ("buckets/usage.py", "sync_usage"): "a task's bucket id, enqueued by the usage round",
     ("credentials/maintenance.py", "released"): "a key the delete's own release plan named",
     ("credentials/maintenance.py", "revoke_due"): "a key the periodic round (or a rotation) named",
     ("credentials/issuing.py", "forget"): "the bucket an abandoned issue's own row names",

@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from loopback.app import create_app
+from loopback.buckets.rounds import RoundLimits
 from loopback.buckets.service import BucketService
 from loopback.kit.enqueue import Enqueue
 from loopback.providers.base import StorageProvider
@@ -76,10 +77,15 @@ class RecordingProviders(ProviderService):
         return [args[0] if args else None for name, args in self.calls if name == method]
 
 
-def buckets_with(runtime: Runtime, queue: Enqueue, providers: ProviderService | None = None) -> BucketService:
+def buckets_with(
+    runtime: Runtime,
+    queue: Enqueue,
+    providers: ProviderService | None = None,
+    limits: RoundLimits | None = None,
+) -> BucketService:
     """A bucket service over the runtime's database, wired as the runtime wires its own, but with
-    ``queue`` (and ``providers``, when given)."""
-    service = BucketService(runtime.db, providers or runtime.providers, queue)
+    ``queue`` (and ``providers`` and the rounds' ``limits``, when given)."""
+    service = BucketService(runtime.db, providers or runtime.providers, queue, limits)
     service.keys = runtime.buckets.keys
     return service
 

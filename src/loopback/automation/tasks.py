@@ -24,6 +24,9 @@ def register_tasks(
     def sync_all_usage() -> None:
         buckets.sync_all_usage()
 
+    def sync_usage_batch(token: str, bucket_ids: list[str]) -> None:
+        buckets.sync_usage_batch(token, bucket_ids)
+
     def check_drift() -> None:
         buckets.check_drift()
 
@@ -31,6 +34,7 @@ def register_tasks(
         credentials.maintain()
 
     automation.register("bucket.resync", resync)
+    automation.register("usage.sync_batch", sync_usage_batch)
     automation.register("credential.maintain", maintain_keys)
     automation.register("credential.forget-abandoned", credentials.forget_abandoned)
     # Rounds run once per period for the whole installation, however many workers run.

@@ -38,6 +38,7 @@ NOT_SUPERSEDED = text("superseded_by_id IS NULL")
 SUPERSEDED = text("superseded_by_id IS NOT NULL")
 LIVE = text("deleted_at IS NULL")
 UNRECONCILED = text("generation <> observed_generation")  # no bound value: generic plans use it too
+READY = text("status = 'ready'")
 
 
 def _partial(name: str, *columns: str, where: TextClause) -> Index:
@@ -77,6 +78,8 @@ class Bucket(Base):
         _partial("ix_buckets_superseded", "project_id", "id", where=SUPERSEDED),
         _partial("ix_buckets_live_sync", "project_id", "last_synced_at", where=LIVE),  # oldest sync
         _partial("ix_buckets_unreconciled", "id", where=UNRECONCILED),  # what the resync reads
+        # the usage and drift rounds page through a region's ready buckets (migration 0011)
+        _partial("ix_buckets_ready_region", "region_id", "id", where=READY),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)

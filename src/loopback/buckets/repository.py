@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, Table, Update, bindparam, func, select, update
 
 from loopback.buckets.models import Bucket, BucketEvent, BucketStatus, BucketTotals
 from loopback.kit.scoping import Scope, readable
@@ -138,18 +139,6 @@ def regions_named(provider: str | None, code: str | None) -> Select[str, str]:
     return statement
 
 
-def ready_with_region() -> Select[Bucket, str]:
-    return (
-        select(Bucket, Region.code)
-        .join(Region, Region.id == Bucket.region_id)
-        .where(Bucket.status == BucketStatus.READY, Bucket.generation == Bucket.observed_generation)
-    )
-
-
-def ready_ids() -> Select[str]:
-    return select(Bucket.id).where(Bucket.status == BucketStatus.READY)
-
-
 def by_ids(bucket_ids: Sequence[str]) -> Select[Bucket]:
     return select(Bucket).where(Bucket.id.in_(list(bucket_ids))).order_by(Bucket.id)
 
@@ -159,3 +148,70 @@ def names_of(bucket_ids: Sequence[str] | set[str], *, live_only: bool = False) -
     if live_only:
         statement = statement.where(Bucket.status != BucketStatus.DELETED)
     return statement
+
+
+# --- the usage and drift rounds: every tenant's ready buckets, one region and one page at a time --
+
+
+def ready_page(
+    region_id: str, after: str, limit: int, *, settled: bool = False
+) -> Select[str, str, str, str, str | None]:
+    """A page of a region's ready buckets after the id ``after`` (keyset, on ``ix_buckets_ready_region``):
+    id, name, organization, project and key slot; ``settled`` leaves out those a reconcile is changing."""
+    statement = (
+        select(Bucket.id, Bucket.name, Bucket.organization_id, Bucket.project_id, Bucket.slot)
+        .where(Bucket.region_id == region_id, Bucket.status == BucketStatus.READY, Bucket.id > after)
+        .order_by(Bucket.id)
+        .limit(limit)
+    )
+    if settled:
+        statement = statement.where(Bucket.generation == Bucket.observed_generation)
+    return statement
+
+
+def usage_targets(bucket_ids: Sequence[str]) -> Select[str, str, str, str, str, str, str | None]:
+    """What the usage of these buckets is read with, for those still ready."""
+    return (
+        select(
+            Bucket.id,
+            Bucket.name,
+            Bucket.provider_id,
+            Region.code,
+            Bucket.organization_id,
+            Bucket.project_id,
+            Bucket.slot,
+        )
+        .join(Region, Region.id == Bucket.region_id)
+        .where(Bucket.id.in_(list(bucket_ids)), Bucket.status == BucketStatus.READY)
+    )
+
+
+def record_usage() -> Update:
+    """Usage of many buckets in one statement run over many rows (``b_id``, ``b_count``, ``b_bytes``,
+    ``b_at``); a bucket no longer ready keeps what it had."""
+    table = cast(Table, Bucket.__table__)
+    return (
+        update(table)
+        .where(table.c.id == bindparam("b_id"), table.c.status == BucketStatus.READY)
+        .values(
+            object_count=bindparam("b_count"), bytes=bindparam("b_bytes"), last_synced_at=bindparam("b_at")
+        )
+    )
+
+
+def mark_checked(bucket_ids: Sequence[str], now: datetime) -> Update:
+    """The drift round found these at their provider now."""
+    return (
+        update(Bucket)
+        .where(Bucket.id.in_(list(bucket_ids)), Bucket.status == BucketStatus.READY)
+        .values(last_checked_at=now)
+    )
+
+
+def still_ready(bucket_ids: Sequence[str]) -> Select[Bucket]:
+    """The buckets among these that are still ready and settled, to be marked lost."""
+    return select(Bucket).where(
+        Bucket.id.in_(list(bucket_ids)),
+        Bucket.status == BucketStatus.READY,
+        Bucket.generation == Bucket.observed_generation,
+    )

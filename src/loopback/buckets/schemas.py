@@ -84,8 +84,14 @@ class BucketEventList(BaseModel):
 
 
 class UsageOut(BaseModel):
-    object_count: int | None = Field(description="objects at the last sync; null before the first")
-    bytes: int | None = Field(description="bytes at the last sync; null before the first")
+    object_count: int | None = Field(
+        description="objects stored at the last sync, as providers bill them: every version, "
+        "noncurrent ones too, and every uploaded part of an unfinished multipart upload; "
+        "null before the first"
+    )
+    bytes: int | None = Field(
+        description="bytes of those objects and parts at the last sync; null before the first"
+    )
     last_synced_at: datetime | None
 
 

@@ -6,7 +6,8 @@ use; the automation behind it is a module per job, to which it delegates:
 
 - ``reconcile``: one bucket's reconcile with its lease, retries and failures, and the resync;
 - ``drift``: the periodic round that marks buckets removed behind Loopback's back ``lost``;
-- ``usage``: object counts and bytes, one task per bucket and the periodic round over all;
+- ``drift`` and ``usage`` share ``rounds`` (their limits and the pages of each region's buckets);
+- ``usage``: object counts and bytes, a task per batch of buckets in the periodic round, or per refresh;
 - ``listing``: the pages of a project's buckets (keyset and numbered) and the usage rollup;
 - ``events`` and ``keys``: a bucket's history, and what a delete asks of the keys that reach it.
 
@@ -33,6 +34,7 @@ from loopback.buckets.keys import BucketKeys, KeyRelease, NoKeys
 from loopback.buckets.models import Bucket, BucketEvent, BucketStatus, DeletionPolicy, DesiredState
 from loopback.buckets.naming import bucket_name_problems
 from loopback.buckets.reconcile import Reconciler, RetryPolicy
+from loopback.buckets.rounds import RoundLimits
 from loopback.buckets.usage import UsageSync
 from loopback.buckets.views import BucketFilters, BucketView, ProjectUsage
 from loopback.kit.clock import utcnow
@@ -40,8 +42,10 @@ from loopback.kit.db import Database
 from loopback.kit.enqueue import Enqueue
 from loopback.kit.errors import BucketNotEmpty, Conflict, FieldProblem, Invalid, NotFound, ProviderUnavailable
 from loopback.kit.ids import new_id
+from loopback.kit.leases import RoundLeases
 from loopback.providers.base import ProviderError
 from loopback.providers.models import Provider, Region
+from loopback.providers.pools import ProviderPools
 from loopback.providers.service import ProviderService
 from loopback.tenancy import audit
 from loopback.tenancy.access import OrganizationScope, ProjectScope
@@ -90,11 +94,15 @@ class BucketService:
     a recording one to see what it asks for, or to keep a new bucket pending.
     """
 
-    def __init__(self, db: Database, providers: ProviderService, enqueue: Enqueue) -> None:
+    def __init__(
+        self, db: Database, providers: ProviderService, enqueue: Enqueue, limits: RoundLimits | None = None
+    ) -> None:
         self._providers = providers
         self._reconciler = Reconciler(db, providers, enqueue, retries=retry_policy)
-        self._drift = DriftCheck(db, providers)
-        self._usage = UsageSync(db, providers, enqueue)
+        limits = limits or RoundLimits()
+        pools, leases = ProviderPools(lambda: limits.concurrency), RoundLeases(db)
+        self._drift = DriftCheck(db, providers, pools, leases, limits)
+        self._usage = UsageSync(db, providers, enqueue, pools, leases, limits)
 
     @property
     def keys(self) -> BucketKeys:
@@ -426,5 +434,10 @@ class BucketService:
         self._usage.sync_usage(bucket_id)
 
     def sync_all_usage(self) -> int:
-        """Enqueue a usage refresh of every ready bucket; answers how many."""
+        """The usage round: a task per batch of ready buckets, unless the last round still runs;
+        answers how many buckets it enqueued."""
         return self._usage.sync_all_usage()
+
+    def sync_usage_batch(self, token: str, bucket_ids: Sequence[str]) -> int:
+        """One batch of the usage round whose lease is ``token``; answers how many it refreshed."""
+        return self._usage.sync_batch(token, bucket_ids)

@@ -1,31 +1,61 @@
 """The usage round: object count, bytes and last sync time of ready buckets, read from their provider.
 
-Reading usage walks a bucket at the provider and may take long, so it is a task per bucket
-(``usage.sync``), enqueued by a tenant's refresh or by the periodic round over every ready bucket;
-the provider is asked with no transaction open and the answer is written only to a bucket still ready.
+What is counted is ``providers.base.Usage``: every stored version and every uploaded part of an
+unfinished multipart upload, as providers bill them. Reading it walks a bucket at the provider, so
+the work is done in batches, never a task per bucket:
+
+- the periodic round claims its lease (``kit.leases``: a slow round is never started again on top of
+  itself) and walks each provider region's ready buckets a page at a time (``rounds.pages``),
+  enqueueing one ``usage.sync_batch`` task per page, which any worker may run;
+- a batch reads its rows in one transaction, asks the provider about each bucket in that provider's
+  bounded pool (``providers.pools``), with no transaction open, and writes every answer in one
+  statement over many rows, only to buckets still ready;
+- the round ends when its last batch has answered; a batch of a round whose lease another run has
+  taken over (it ran out: its process died) is left, since the newer run reads the same buckets.
+
+A tenant's refresh of one bucket is the same work for a batch of one (``usage.sync``), outside any round.
+Every step is safe to run twice: it overwrites a bucket's usage with what the provider says now.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
+from collections.abc import Sequence
+from concurrent.futures import Future
+from typing import Any
 
-from loopback.buckets import repository
-from loopback.buckets.models import Bucket, BucketStatus
+from loopback.buckets import repository, rounds
+from loopback.buckets.rounds import RoundLimits
 from loopback.kit.clock import utcnow
 from loopback.kit.db import Database
 from loopback.kit.enqueue import Enqueue
-from loopback.providers.base import ProviderError
-from loopback.providers.models import Region
+from loopback.kit.leases import RoundLeases
+from loopback.providers.base import Placement, ProviderError, Usage
+from loopback.providers.pools import ProviderPools
 from loopback.providers.service import ProviderService
 
 log = logging.getLogger(__name__)
 
+ROUND = "usage"
+
 
 class UsageSync:
-    def __init__(self, db: Database, providers: ProviderService, enqueue: Enqueue) -> None:
+    def __init__(
+        self,
+        db: Database,
+        providers: ProviderService,
+        enqueue: Enqueue,
+        pools: ProviderPools,
+        leases: RoundLeases,
+        limits: RoundLimits,
+    ) -> None:
         self._db = db
         self._providers = providers
         self._enqueue = enqueue
+        self._pools = pools
+        self._leases = leases
+        self._limits = limits
 
     def enqueue(self, bucket_id: str) -> None:
         """Ask for a refresh of one bucket's usage."""
@@ -33,31 +63,62 @@ class UsageSync:
 
     def sync_usage(self, bucket_id: str) -> None:
         """Refresh object count, bytes and last sync time of one ready bucket."""
-        with self._db.session() as session:
-            bucket = session.get(Bucket, bucket_id)
-            if bucket is None or bucket.status != BucketStatus.READY:
-                return
-            region = session.get(Region, bucket.region_id)
-            assert region is not None
-            adapter = self._providers.adapter(session, bucket.provider_id)
-            name, region_code, placement = bucket.name, region.code, bucket.placement
-        try:
-            usage = adapter.read_usage(name, region_code, placement)
-        except ProviderError as error:
-            log.warning("usage of bucket %s not refreshed: %s", bucket_id, error.message)
-            return
-        with self._db.session() as session:
-            bucket = session.get(Bucket, bucket_id)
-            if bucket is None or bucket.status != BucketStatus.READY:
-                return
-            bucket.object_count = usage.object_count
-            bucket.bytes = usage.bytes
-            bucket.last_synced_at = utcnow()
+        self._sync([bucket_id])
 
     def sync_all_usage(self) -> int:
-        """Enqueue a ``usage.sync`` of every ready bucket; answers how many."""
+        """The periodic round: a ``usage.sync_batch`` per page of each region's ready buckets, under
+        the round's lease; answers how many buckets it enqueued (0 while a previous round runs)."""
+        enqueued = 0
+        with self._leases.running(ROUND, batches=True) as token:  # it ends with its last batch
+            if token is None:
+                log.info("the usage round of an earlier period is still running; this period's is skipped")
+                return 0
+            for region in rounds.regions(self._db):
+                for page in rounds.pages(self._db, region, self._limits.batch):
+                    self._leases.add_batches(ROUND, token)
+                    self._enqueue("usage.sync_batch", token, [target.id for target in page])
+                    enqueued += len(page)
+        log.info("usage round enqueued %d bucket(s)", enqueued)
+        return enqueued
+
+    def sync_batch(self, token: str, bucket_ids: Sequence[str]) -> int:
+        """One batch of the round whose lease is ``token``; answers how many buckets it refreshed."""
+        if not self._leases.holds(ROUND, token):
+            log.info("a usage batch of %d bucket(s) belongs to a round that ran out; left", len(bucket_ids))
+            return 0
+        try:
+            with self._leases.keep(ROUND, token):
+                return self._sync(bucket_ids)
+        finally:
+            self._leases.batch_done(ROUND, token)
+
+    def _sync(self, bucket_ids: Sequence[str]) -> int:
         with self._db.session() as session:
-            ready = session.scalars(repository.ready_ids()).all()
-        for bucket_id in ready:
-            self.enqueue(bucket_id)
-        return len(ready)
+            targets = session.execute(repository.usage_targets(bucket_ids)).all()
+            adapters = {row.provider_id: self._providers.adapter(session, row.provider_id) for row in targets}
+        calls: dict[str, tuple[str, Future[Usage]]] = {}
+        for bucket_id, name, provider_id, region, organization_id, project_id, slot in targets:
+            placement = Placement(organization_id, project_id, slot)
+            read = adapters[provider_id].read_usage
+            calls[bucket_id] = (provider_id, self._pools.submit(provider_id, read, name, region, placement))
+        now = utcnow()
+        read_now: list[dict[str, Any]] = []
+        failed: Counter[str] = Counter()
+        reasons: dict[str, str] = {}
+        for bucket_id, (provider_id, call) in calls.items():
+            try:
+                usage = call.result()
+            except ProviderError as error:
+                failed[provider_id] += 1
+                reasons.setdefault(provider_id, error.message)
+                continue
+            read_now.append(
+                {"b_id": bucket_id, "b_count": usage.object_count, "b_bytes": usage.bytes, "b_at": now}
+            )
+        for provider_id, count in failed.items():
+            reason = reasons[provider_id]
+            log.warning("usage of %d bucket(s) at provider %s not refreshed: %s", count, provider_id, reason)
+        if read_now:
+            with self._db.session() as session:
+                session.execute(repository.record_usage(), read_now)
+        return len(read_now)

@@ -95,6 +95,18 @@ class Settings(BaseSettings):
     usage_minutes: int = Field(
         default=5, ge=1, le=59, description="how often usage is refreshed for ready buckets"
     )
+    provider_concurrency: int = Field(
+        default=4,
+        ge=1,
+        le=256,
+        description="calls of the usage and drift rounds one process makes to one provider at once",
+    )
+    round_batch: int = Field(
+        default=500,
+        ge=1,
+        le=10000,
+        description="buckets per batch of the usage and drift rounds (one task, one transaction each)",
+    )
 
     @property
     def database_connections(self) -> int:

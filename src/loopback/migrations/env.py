@@ -7,6 +7,7 @@ from alembic import context
 from loopback.buckets import models as _buckets  # noqa: F401  (registers tables)
 from loopback.credentials import models as _credentials  # noqa: F401
 from loopback.kit import idempotency as _idempotency  # noqa: F401
+from loopback.kit import leases as _leases  # noqa: F401
 from loopback.kit import secrets as _secrets  # noqa: F401
 from loopback.kit.db import Base, make_engine
 from loopback.providers import models as _providers  # noqa: F401

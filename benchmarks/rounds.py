@@ -1,0 +1,325 @@
+"""The usage and drift rounds of issue 14 over ``--buckets`` buckets on a real embedded SeaweedFS,
+each beside its baseline measured in the same run.
+
+- usage: one full round (``sync_all_usage``, its batches run by a real Huey consumer of
+  ``--threads`` threads, as ``serve`` runs it) against N x one bucket's sync (``sync_usage``, the
+  work of a tenant's refresh: its rows, its provider calls, its write), p50 of ``--sample``
+  buckets; and, as the floor no round can go under, against N x the provider calls themselves
+  (ListObjectVersions + ListMultipartUploads with raw boto3, p50);
+- drift: one round (``check_drift``) against N x one HeadBucket with raw boto3 (p50 of
+  ``--sample``); three buckets are removed behind the round's back first, and it must find them.
+
+Every bucket is created at SeaweedFS (raw CreateBucket, ``--create-threads`` at once) and recorded
+as a ready row by bulk SQL, in one project; they are empty, as most buckets of a new installation
+are (both sides of each figure list the same buckets, so what they hold changes both alike).
+The most memory each round holds is measured apart, untimed, under ``tracemalloc``: the drift round
+run again, and the usage round's enumeration plus one of its batches (every batch holds as much).
+
+Usage: .venv/bin/python benchmarks/rounds.py [--buckets 10000] [--backends sqlite,postgresql]
+  [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/postgres] [--threads 2] [--concurrency 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from lists import database
+from report import Figure, p50, print_figures
+from sqlalchemy import func, insert, select
+
+from loopback.buckets.models import Bucket, BucketStatus
+from loopback.buckets.rounds import RoundLimits
+from loopback.buckets.service import BucketService
+from loopback.kit.clock import utcnow
+from loopback.kit.ids import new_id
+from loopback.kit.leases import RoundLeases
+from loopback.kit.settings import Settings
+from loopback.migrations import upgrade
+from loopback.providers.models import Provider, Region
+from loopback.providers.seaweedfs import EmbeddedSeaweedFS
+from loopback.runtime import Runtime
+from loopback.serve import register_embedded_storage
+from loopback.tenancy.models import Project
+from loopback.tenancy.service import bootstrap
+
+GOAL = 0.1
+VANISHED = 3
+INSERT_BATCH = 5000
+
+
+def operator_s3(storage: EmbeddedSeaweedFS, threads: int) -> Any:
+    return boto3.session.Session().client(
+        "s3",
+        endpoint_url=storage.endpoint,
+        aws_access_key_id=storage.identity.access_key_id,
+        aws_secret_access_key=storage.identity.secret_access_key,
+        region_name="local-1",
+        config=Config(s3={"addressing_style": "path"}, max_pool_connections=max(threads, 10)),
+    )
+
+
+def list_all(s3: Any) -> int:
+    """Every bucket name, as the drift round reads them: ListBuckets in pages of 1000."""
+    count, token = 0, None
+    while True:
+        page = s3.list_buckets(MaxBuckets=1000, **({"ContinuationToken": token} if token else {}))
+        count += len(page["Buckets"])
+        token = page.get("ContinuationToken")
+        if not token:
+            return count
+
+
+def timed(action: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started
+
+
+def create_buckets(storage: EmbeddedSeaweedFS, count: int, threads: int) -> tuple[list[str], float]:
+    """``count`` buckets at SeaweedFS; answers their names and the seconds it took."""
+    prefix = f"rb-{secrets.token_hex(3)}"
+    names = [f"{prefix}-{number:07d}" for number in range(count)]
+    s3 = operator_s3(storage, threads)
+    started = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(lambda name: s3.create_bucket(Bucket=name), names))
+    return names, time.perf_counter() - started
+
+
+def record_buckets(runtime: Runtime, names: list[str]) -> None:
+    """A ready row per bucket in demo/default, by bulk insert."""
+    with runtime.db.session() as session:
+        project = session.scalars(select(Project).where(Project.slug == "default")).one()
+        provider = session.scalars(select(Provider).where(Provider.name == "local")).one()
+        region = session.scalars(select(Region).where(Region.provider_id == provider.id)).one()
+        now = utcnow()
+        for start in range(0, len(names), INSERT_BATCH):
+            session.execute(
+                insert(Bucket),
+                [
+                    {
+                        "id": new_id("bkt"),
+                        "organization_id": project.organization_id,
+                        "project_id": project.id,
+                        "name": name,
+                        "provider_id": provider.id,
+                        "region_id": region.id,
+                        "status": BucketStatus.READY,
+                        "desired_state": "present",
+                        "generation": 1,
+                        "observed_generation": 1,
+                        "endpoint": region.endpoint,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for name in names[start : start + INSERT_BATCH]
+                ],
+            )
+
+
+def bucket_ids_by_name(runtime: Runtime) -> list[str]:
+    """Every bucket's id, in the order of their names."""
+    with runtime.db.session() as session:
+        return list(session.scalars(select(Bucket.id).order_by(Bucket.name)))
+
+
+def synced_count(runtime: Runtime, since: Any) -> int:
+    with runtime.db.session() as session:
+        return int(session.scalar(select(func.count()).where(Bucket.last_synced_at >= since)) or 0)
+
+
+def usage_round(runtime: Runtime, expected: int) -> float:
+    """One usage round through the queue and the consumer, until its lease says it ended."""
+    leases = RoundLeases(runtime.db)
+    since = utcnow()
+    started = time.perf_counter()
+    enqueued = runtime.buckets.sync_all_usage()
+    if enqueued != expected:
+        raise SystemExit(f"the usage round enqueued {enqueued} buckets, not {expected}")
+    deadline = time.monotonic() + 3600
+    while leases.state("usage").running:
+        if time.monotonic() > deadline:
+            raise SystemExit("the usage round did not end within an hour")
+        time.sleep(0.05)
+    elapsed = time.perf_counter() - started
+    synced = synced_count(runtime, since)
+    if synced != expected:
+        raise SystemExit(f"the usage round refreshed {synced} buckets, not {expected}")
+    return elapsed
+
+
+def traced_mib(action: Callable[[], object]) -> float:
+    """The most memory Python allocated while ``action`` ran (``tracemalloc``: untimed runs only)."""
+    tracemalloc.start()
+    try:
+        action()
+        return tracemalloc.get_traced_memory()[1] / 2**20
+    finally:
+        tracemalloc.stop()
+
+
+def usage_round_memory(runtime: Runtime, limits: RoundLimits) -> float:
+    """What a usage round holds at once: its enumeration of every bucket, then one batch (any batch
+    holds as much). The round's other batches are never run: its lease is released instead."""
+    asked: list[tuple[Any, ...]] = []
+
+    def keep(task: str, *args: Any, delay: float | None = None) -> None:
+        asked.append(args)
+
+    service = BucketService(runtime.db, runtime.providers, keep, limits)
+    peak = traced_mib(service.sync_all_usage)
+    token, first = asked[0]
+    peak = max(peak, traced_mib(lambda: service.sync_usage_batch(token, first)))
+    RoundLeases(runtime.db).release("usage", token)
+    return peak
+
+
+def run(backend: str, args: argparse.Namespace, storage: EmbeddedSeaweedFS, names: list[str]) -> None:
+    with (
+        tempfile.TemporaryDirectory(prefix="loopback-rounds-") as directory,
+        database(backend, args.postgres, Path(directory)) as url,
+    ):
+        upgrade(url)
+        settings = Settings(
+            data_dir=Path(directory) / "data",
+            database_url=url,
+            queue_url=args.redis if backend == "postgresql" and args.redis else None,
+            queue_name=f"bench-rounds-{secrets.token_hex(3)}",
+            embedded_storage=False,
+            bootstrap_token="lbk_bench-rounds",
+            provider_concurrency=args.concurrency,
+            round_batch=args.batch,
+        )
+        runtime = Runtime.from_settings(settings)
+        with runtime.db.session() as session:
+            bootstrap(session, settings)
+            register_embedded_storage(runtime, session, storage)
+        record_buckets(runtime, names)
+        count = len(names)
+        s3 = operator_s3(storage, 1)
+        sample = names[: args.sample]
+
+        # baselines: a bucket's sync as a refresh does it; its provider calls alone; one HeadBucket.
+        # Half of each is sampled before its round and half after, so a machine whose load changes
+        # meanwhile weighs on both sides alike.
+        ids = dict(zip(names, bucket_ids_by_name(runtime), strict=True))
+        one_sync: list[float] = []
+        raw_calls: list[float] = []
+        heads: list[float] = []
+
+        def baselines(part: list[str]) -> None:
+            for name in part:
+                one_sync.append(timed(lambda n=name: runtime.buckets.sync_usage(ids[n])))
+                raw_calls.append(
+                    timed(
+                        lambda n=name: (
+                            s3.list_object_versions(Bucket=n),
+                            s3.list_multipart_uploads(Bucket=n),
+                        )
+                    )
+                )
+                heads.append(timed(lambda n=name: s3.head_bucket(Bucket=n)))
+
+        half = len(sample) // 2
+        baselines(sample[:half])
+        listing = timed(lambda: list_all(s3))
+        consumer = runtime.automation.create_consumer(args.threads, embedded=True)
+        consumer.start()
+        consumer.rounds.stop()  # the benchmark starts the rounds itself, never the wall clock
+        try:
+            usage_seconds = timed(lambda: usage_round(runtime, count))
+        finally:
+            consumer.stop(graceful=True)
+        usage_peak = usage_round_memory(runtime, RoundLimits(args.batch, args.concurrency))
+
+        vanished = names[-VANISHED:]
+        for name in vanished:  # removed behind the round's back
+            s3.delete_bucket(Bucket=name)
+        found: list[int] = []
+        drift_seconds = timed(lambda: found.append(runtime.buckets.check_drift()))
+        if found != [VANISHED]:
+            raise SystemExit(f"the drift round found {found} lost, not {VANISHED}")
+        baselines(sample[half:])
+        drift_peak = traced_mib(runtime.buckets.check_drift)
+        for name in vanished:  # as they were, for the next backend's run
+            s3.create_bucket(Bucket=name)
+        runtime.close()
+
+    ms = 1000.0
+    figures = [
+        Figure(
+            f"usage round over {count:,} buckets / {count:,} x one bucket's sync",
+            usage_seconds * ms,
+            p50(one_sync) * count * ms,
+            "ms",
+            GOAL,
+            note=f"one sync p50 {p50(one_sync) * ms:.2f} ms; round {count / usage_seconds:.0f} buckets/s",
+        ),
+        Figure(
+            f"usage round over {count:,} buckets / {count:,} x its provider calls",
+            usage_seconds * ms,
+            p50(raw_calls) * count * ms,
+            "ms",
+            1.0,
+            note="the floor: ListObjectVersions + ListMultipartUploads p50 "
+            f"{p50(raw_calls) * ms:.2f} ms; not a goal of the issue",
+        ),
+        Figure(
+            f"drift round over {count:,} buckets / {count:,} x one HeadBucket",
+            drift_seconds * ms,
+            p50(heads) * count * ms,
+            "ms",
+            GOAL,
+            note=f"HeadBucket p50 {p50(heads) * ms:.2f} ms; ListBuckets of all {listing * ms:.0f} ms; "
+            f"{VANISHED} found lost",
+        ),
+    ]
+    title = (
+        f"{backend}: rounds over {count:,} buckets ({args.threads} worker threads, "
+        f"{args.concurrency} calls per provider, batches of {args.batch}); "
+        f"most memory a round held (tracemalloc, untimed): usage {usage_peak:.1f} MiB, "
+        f"drift {drift_peak:.1f} MiB"
+    )
+    print_figures(title, figures)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--buckets", type=int, default=10_000)
+    parser.add_argument("--sample", type=int, default=200, help="buckets timed for each baseline")
+    parser.add_argument("--threads", type=int, default=2, help="worker threads running the batches")
+    parser.add_argument("--concurrency", type=int, default=4, help="calls at once per provider")
+    parser.add_argument("--batch", type=int, default=500, help="buckets per batch")
+    parser.add_argument("--create-threads", type=int, default=8)
+    parser.add_argument("--backends", default="sqlite")
+    parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--redis", default=None, help="redis://... for the PostgreSQL run's queue")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="loopback-rounds-storage-") as directory:
+        with EmbeddedSeaweedFS(Path(directory) / "seaweedfs") as storage:
+            names, seconds = create_buckets(storage, args.buckets, args.create_threads)
+            print(
+                f"created {len(names):,} buckets at SeaweedFS in {seconds:.0f} s "
+                f"({len(names) / seconds:.0f}/s, {args.create_threads} at once)",
+                flush=True,
+            )
+            for backend in args.backends.split(","):
+                started = time.perf_counter()
+                run(backend.strip(), args, storage, names)
+                print(f"{backend}: {time.perf_counter() - started:.0f} s in all\n", flush=True)
+
+
+if __name__ == "__main__":
+    main()
