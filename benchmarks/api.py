@@ -34,7 +34,7 @@ from typing import Any
 import boto3
 import httpx
 from load import sequential, throughput
-from report import Figure, p50, print_figures
+from report import Figure, p50, print_figures, timed
 
 from loopback.kit.ports import free_ports
 
@@ -132,12 +132,6 @@ def api_replica(of: Serve) -> Iterator[tuple[int, int]]:
     with process([sys.executable, "-m", "loopback", "serve"], env, log) as child:
         wait_ready(f"http://127.0.0.1:{port}", log, child)
         yield child.pid, port
-
-
-def timed(action: Callable[[], object]) -> float:
-    started = time.perf_counter()
-    action()
-    return time.perf_counter() - started
 
 
 def create_to_ready(side: Serve, count: int) -> tuple[list[float], list[float], list[str]]:

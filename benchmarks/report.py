@@ -7,9 +7,17 @@ one table. The machine is shared and noisy: the ratio is what counts, never the 
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
+
+
+def timed(action: Callable[[], object]) -> float:
+    """Seconds ``action`` took, on the monotonic performance clock."""
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started
 
 
 def p50(samples: Sequence[float]) -> float:

@@ -34,7 +34,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 from lists import database
-from report import Figure, p50, print_figures
+from report import Figure, p50, print_figures, timed
 from sqlalchemy import func, insert, select
 
 from loopback.buckets.models import Bucket, BucketStatus
@@ -77,12 +77,6 @@ def list_all(s3: Any) -> int:
         token = page.get("ContinuationToken")
         if not token:
             return count
-
-
-def timed(action: Callable[[], object]) -> float:
-    started = time.perf_counter()
-    action()
-    return time.perf_counter() - started
 
 
 def create_buckets(storage: EmbeddedSeaweedFS, count: int, threads: int) -> tuple[list[str], float]:
