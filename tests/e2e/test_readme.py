@@ -42,7 +42,7 @@ SKIPPED = [
     "restarts every process of an installation that runs with LOOPBACK_SECRET_KEY",
     "needs PostgreSQL at db and Redis at queue, and runs servers that do not return",
     "the whole test suite, this test included",
-    "a benchmark of a few minutes that starts its own loopback serve",
+    "the whole benchmark takes most of an hour and starts its own loopback serve",
 ]
 
 FENCE = re.compile(r"^```(?P<lang>[a-z]*)\n(?P<body>.*?)^```$", re.S | re.M)

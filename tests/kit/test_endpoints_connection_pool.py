@@ -30,11 +30,17 @@ def burst(url: str, requests_each: int) -> list[int]:
 
 
 def test_sixteen_clients_open_no_connection_once_the_pool_is_warm(runtime: Runtime) -> None:
+    """No connection is closed under load, so none is opened twice: the pool only grows to its size.
+
+    How many connections the first burst opens depends on how many requests overlapped, which
+    the scheduler decides; churn is what the old pool showed, so churn is what is counted.
+    """
     opened: list[object] = []
+    closed: list[object] = []
     event.listen(runtime.db.engine, "connect", lambda connection, _record: opened.append(connection))
+    event.listen(runtime.db.engine, "close", lambda connection, _record: closed.append(connection))
     with LiveServer(create_app(runtime)) as server:
-        assert set(burst(server.url, 10)) == {200}  # warms the pool up to what the load needs
-        warm = len(opened)
+        assert set(burst(server.url, 10)) == {200}
         assert set(burst(server.url, 20)) == {200}
-    assert warm <= runtime.settings.database_connections
-    assert len(opened) == warm, f"{len(opened) - warm} connections opened after the pool was warm"
+        assert closed == [], f"{len(closed)} connections closed under load"
+    assert len(opened) <= runtime.settings.database_connections
