@@ -9,7 +9,8 @@ the work is done in batches, never a task per bucket:
   enqueueing one ``usage.sync_batch`` task per page, which any worker may run;
 - a batch reads its rows in one transaction, asks the provider about each bucket in that provider's
   bounded pool (``providers.pools``), with no transaction open, and writes every answer in one
-  statement over many rows, only to buckets still ready;
+  statement over many rows, only to buckets still ready; a provider that keeps statistics of its
+  own (``providers.base.region_usage``) is asked once per region for all the batch's buckets;
 - the round ends when its last batch has answered; a batch of a round whose lease another run has
   taken over (it ran out: its process died) is left, since the newer run reads the same buckets.
 
@@ -20,9 +21,10 @@ Every step is safe to run twice: it overwrites a bucket's usage with what the pr
 from __future__ import annotations
 
 import logging
-from collections import Counter
-from collections.abc import Sequence
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
+from datetime import datetime
 from typing import Any
 
 from loopback.buckets import repository, rounds
@@ -31,7 +33,7 @@ from loopback.kit.clock import utcnow
 from loopback.kit.db import Database
 from loopback.kit.enqueue import Enqueue
 from loopback.kit.leases import RoundLeases
-from loopback.providers.base import Placement, ProviderError, Usage
+from loopback.providers.base import Placement, ProviderError, StorageProvider, Usage, region_usage
 from loopback.providers.pools import ProviderPools
 from loopback.providers.service import ProviderService
 
@@ -96,29 +98,71 @@ class UsageSync:
         with self._db.session() as session:
             targets = session.execute(repository.usage_targets(bucket_ids)).all()
             adapters = {row.provider_id: self._providers.adapter(session, row.provider_id) for row in targets}
-        calls: dict[str, tuple[str, Future[Usage]]] = {}
-        for bucket_id, name, provider_id, region, organization_id, project_id, slot in targets:
-            placement = Placement(organization_id, project_id, slot)
-            read = adapters[provider_id].read_usage
-            calls[bucket_id] = (provider_id, self._pools.submit(provider_id, read, name, region, placement))
-        now = utcnow()
-        read_now: list[dict[str, Any]] = []
-        failed: Counter[str] = Counter()
-        reasons: dict[str, str] = {}
-        for bucket_id, (provider_id, call) in calls.items():
-            try:
-                usage = call.result()
-            except ProviderError as error:
-                failed[provider_id] += 1
-                reasons.setdefault(provider_id, error.message)
-                continue
-            read_now.append(
-                {"b_id": bucket_id, "b_count": usage.object_count, "b_bytes": usage.bytes, "b_at": now}
-            )
-        for provider_id, count in failed.items():
-            reason = reasons[provider_id]
-            log.warning("usage of %d bucket(s) at provider %s not refreshed: %s", count, provider_id, reason)
+        read_now = _collect(self._ask(targets, adapters), utcnow())
         if read_now:
             with self._db.session() as session:
                 session.execute(repository.record_usage(), read_now)
         return len(read_now)
+
+    def _ask(self, targets: Sequence[Any], adapters: Mapping[str, StorageProvider]) -> list[Call]:
+        """The provider calls for ``targets``, each in its provider's pool: one per provider region
+        where the provider keeps statistics of its own (``region_usage``), one per bucket otherwise."""
+        regions: dict[tuple[str, str], list[Any]] = defaultdict(list)
+        for target in targets:
+            regions[(target.provider_id, target.code)].append(target)
+        calls: list[Call] = []
+        for (provider_id, region), rows in regions.items():
+            adapter = adapters[provider_id]
+            native = region_usage(adapter)
+            if native is not None:
+                names = [row.name for row in rows]
+                calls.append(
+                    (provider_id, rows, self._pools.submit(provider_id, native.read_usages, region, names))
+                )
+                continue
+            for row in rows:
+                placement = Placement(row.organization_id, row.project_id, row.slot)
+                call = self._pools.submit(provider_id, _listed, adapter, row.name, region, placement)
+                calls.append((provider_id, [row], call))
+        return calls
+
+
+Call = tuple[str, list[Any], Future[Mapping[str, Usage]]]  # provider id, its buckets, their answer
+
+
+def _collect(calls: Sequence[Call], now: datetime) -> list[dict[str, Any]]:
+    """The figures the calls answered, as rows for ``repository.record_usage``. A failed call leaves
+    its buckets as they were; so does an answer without a figure for a bucket (a statistic not
+    computed yet): its last figures and their time stand, never a zero that would bill it empty."""
+    read_now: list[dict[str, Any]] = []
+    failed: Counter[str] = Counter()
+    unmeasured: Counter[str] = Counter()
+    reasons: dict[str, str] = {}
+    for provider_id, rows, call in calls:
+        try:
+            answers = call.result()
+        except ProviderError as error:
+            failed[provider_id] += len(rows)
+            reasons.setdefault(provider_id, error.message)
+            continue
+        for row in rows:
+            usage = answers.get(row.name)
+            if usage is None:
+                unmeasured[provider_id] += 1
+                continue
+            read_now.append(
+                {"b_id": row.id, "b_count": usage.object_count, "b_bytes": usage.bytes, "b_at": now}
+            )
+    for provider_id, count in failed.items():
+        reason = reasons[provider_id]
+        log.warning("usage of %d bucket(s) at provider %s not refreshed: %s", count, provider_id, reason)
+    for provider_id, count in unmeasured.items():
+        log.info(
+            "usage of %d bucket(s) at provider %s kept: its statistics have none yet", count, provider_id
+        )
+    return read_now
+
+
+def _listed(adapter: StorageProvider, bucket: str, region: str, placement: Placement) -> Mapping[str, Usage]:
+    """One bucket's usage by the family's ``read_usage`` (a listing), in the shape of ``read_usages``."""
+    return {bucket: adapter.read_usage(bucket, region, placement)}

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 # What a tenant is told of a provider's refusal, by the provider's code. The raw text names the
 # operator's key, the provider's own codes (``InvalidAccessKeyId`` reads as if the tenant's key were
@@ -209,7 +209,9 @@ class StorageProvider(Protocol):
       replaces the grants of an existing identity without changing its key; ``revoke_credential``
       removes it and succeeds when it is already gone.
     - ``read_usage`` counts objects and bytes as ``Usage`` says (noncurrent versions and unfinished
-      multipart uploads included), natively where the provider can, by listing otherwise.
+      multipart uploads included), natively where the provider can, by listing otherwise. A family
+      whose ``Capabilities.native_usage_stats`` is true also answers ``RegionUsage.read_usages``: many
+      buckets of a region in one call, which the usage round asks instead (``region_usage``).
     - ``check`` makes one cheap authenticated call, for readiness.
     - ``name_problems`` adds the family's own naming rules to S3's; ``slots`` lists the key slots
       the operator linked (empty when the family issues keys per bucket itself).
@@ -252,3 +254,23 @@ class StorageProvider(Protocol):
     def read_usage(self, bucket: str, region: str, placement: Placement) -> Usage: ...
 
     def check(self) -> None: ...
+
+
+@runtime_checkable
+class RegionUsage(Protocol):
+    """A family whose provider keeps statistics of every bucket and answers them in one call.
+
+    ``read_usages`` answers ``Usage`` by name for the ``buckets`` of ``region`` it has figures for;
+    a bucket it leaves out has no figure there yet (a statistic not computed yet, a bucket made
+    after it), which is not the same as an empty bucket: the caller keeps what it knew of it.
+    Failures raise ``ProviderError`` as every other call does.
+    """
+
+    def read_usages(self, region: str, buckets: Sequence[str]) -> Mapping[str, Usage]: ...
+
+
+def region_usage(provider: StorageProvider) -> RegionUsage | None:
+    """The provider's call for many buckets' usage at once, when its capabilities say it has one."""
+    if provider.capabilities().native_usage_stats and isinstance(provider, RegionUsage):
+        return provider
+    return None

@@ -1,0 +1,83 @@
+"""``admin_api: ceph``: Ceph RGW's admin ops API, Get Bucket Info with statistics.
+
+One call answers every bucket of the RGW user that owns the provider's buckets
+(``GET /admin/bucket?format=json&stats=True&uid=USER``, capability ``buckets=read``): a JSON list
+with one object per bucket, as ``RGWBucketAdminOp::info`` writes it (``bucket_stats`` and
+``dump_bucket_usage`` in Ceph's ``src/rgw/driver/rados/rgw_bucket.cc``; Admin Operations, "Get
+Bucket Info", in Ceph's documentation). A bucket alone is ``...&bucket=NAME``: one such object.
+
+Each object's ``usage`` holds RGW's own accounting per object category, from the bucket index's
+header (no listing): ``size`` (logical bytes), ``size_actual`` (rounded up to 4 KiB per object),
+``size_utilized`` (after compression), their ``_kb`` forms and ``num_objects``. Counted here as a
+listing counts (``providers.base.Usage``), in logical bytes:
+
+- ``rgw.main``: every stored object version (RGW indexes each version);
+- ``rgw.multipart``: the parts uploaded to unfinished multipart uploads, in releases that keep them
+  apart (Ceph pull request 69591); older ones count them in ``rgw.main`` already;
+- ``rgw.multimeta``: one entry per unfinished upload, holding no part: its bytes count (none, in
+  practice), its entries do not, since they are uploads, not parts.
+
+An empty bucket has an empty ``usage``: 0 objects and 0 bytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from loopback.providers.base import ProviderError, ProviderSetup, RegionSpec, Usage
+from loopback.providers.s3_admin.signed import AdminKey, admin_key, count, signed_get
+
+PATH = "/admin/bucket"
+OBJECTS = ("rgw.main", "rgw.multipart")
+BYTES = ("rgw.main", "rgw.multipart", "rgw.multimeta")
+
+
+@dataclass(frozen=True)
+class RgwStats:
+    key: AdminKey
+    uid: str
+
+    def region(self, spec: RegionSpec) -> dict[str, Usage]:
+        query = [("format", "json"), ("stats", "True"), ("uid", self.uid)]
+        answer = signed_get(self.key, spec, PATH, query, "read bucket stats")
+        if not isinstance(answer, list):
+            raise ProviderError(
+                "read bucket stats: the answer is not a list", transient=False, code="BadAnswer"
+            )
+        return dict(
+            named(entry)
+            for entry in answer
+            if isinstance(entry, dict) and isinstance(entry.get("bucket"), str)
+        )
+
+    def bucket(self, spec: RegionSpec, name: str) -> dict[str, Usage] | None:
+        query = [("bucket", name), ("format", "json"), ("stats", "True")]
+        try:
+            answer = signed_get(self.key, spec, PATH, query, "read bucket stats")
+        except ProviderError as error:
+            if error.code in ("NoSuchBucket", "HTTP404"):
+                return {}  # not there: no figure, which the caller keeps apart from zero
+            raise
+        return dict([named(answer)]) if isinstance(answer, dict) and answer.get("bucket") == name else {}
+
+
+def named(entry: dict[str, Any]) -> tuple[str, Usage]:
+    """A bucket's name and its usage, from one object of Get Bucket Info's answer."""
+    categories = entry.get("usage")
+    usage: dict[str, Any] = categories if isinstance(categories, dict) else {}
+
+    def total(names: tuple[str, ...], field: str) -> int:
+        return sum(count(usage[name].get(field)) for name in names if isinstance(usage.get(name), dict))
+
+    return str(entry["bucket"]), Usage(object_count=total(OBJECTS, "num_objects"), bytes=total(BYTES, "size"))
+
+
+def build(setup: ProviderSetup) -> RgwStats:
+    uid = setup.settings.get("admin_uid")
+    if not isinstance(uid, str) or not uid:
+        raise ValueError(
+            f"provider {setup.name}: admin_api ceph needs settings.admin_uid, "
+            "the RGW user that owns the buckets"
+        )
+    return RgwStats(admin_key(setup), uid)

@@ -1,0 +1,281 @@
+"""Local stand-ins for the admin APIs whose statistics family ``s3`` reads (``providers.s3_admin``).
+
+Neither Ceph RGW nor MinIO runs here, so each is played by a small HTTP server on 127.0.0.1 that
+checks every request against the server's published contract, and refuses what the server would:
+
+- **The signature.** Both APIs are signed as S3 is (AWS Signature Version 4, service ``s3``). The
+  stand-in recomputes the signature with botocore's own signer over the request as received (method,
+  path, query, the headers the request says it signed, the body's SHA-256) with the key it was
+  configured with, and answers 403 ``InvalidAccessKeyId`` for another key id and 403
+  ``SignatureDoesNotMatch`` for another secret or region, with the server's JSON error body.
+- **The path and query**, exactly as documented, or 404 / 400.
+- **The answer**, shaped as the server writes it (each answer's source is cited where it is built).
+
+Every request is recorded (``requests``: path, query and the status answered).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import re
+import threading
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import parse_qsl, urlsplit
+
+AUTHORIZATION = re.compile(
+    r"AWS4-HMAC-SHA256 Credential=(?P<key>[^/]+)/(?P<day>\d{8})/(?P<region>[^/]+)/s3/aws4_request, "
+    r"SignedHeaders=(?P<signed>[a-z0-9;-]+), Signature=(?P<signature>[0-9a-f]{64})"
+)
+SKEW = timedelta(minutes=15)  # what AWS, RGW and MinIO allow between a request's time and theirs
+
+
+def sigv4_refusal(
+    method: str, url: str, headers: dict[str, str], access_key_id: str, secret: str, region: str
+) -> str | None:
+    """Why a server holding ``access_key_id``/``secret`` refuses this request's signature, or None."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    lowered = {name.lower(): value for name, value in headers.items()}
+    found = AUTHORIZATION.fullmatch(lowered.get("authorization", ""))
+    if found is None:
+        return "AccessDenied"
+    if found["key"] != access_key_id:
+        return "InvalidAccessKeyId"
+    stamp = lowered.get("x-amz-date", "")
+    try:
+        when = datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return "AccessDenied"
+    if abs(datetime.now(UTC) - when) > SKEW or found["day"] != stamp[:8]:
+        return "RequestTimeTooSkewed"
+    signed = found["signed"].split(";")
+    if "host" not in signed or any(name not in lowered for name in signed):
+        return "SignatureDoesNotMatch"
+    request = AWSRequest(method=method, url=url, headers={name: lowered[name] for name in signed})
+    request.context["timestamp"] = stamp
+    signer = SigV4Auth(Credentials(access_key_id, secret), "s3", region)
+    expected = signer.signature(signer.string_to_sign(request, signer.canonical_request(request)), request)
+    return None if hmac.compare_digest(expected, found["signature"]) else "SignatureDoesNotMatch"
+
+
+class AdminStandIn:
+    """A threaded HTTP server that checks the signature, then lets ``answer`` route the request."""
+
+    def __init__(self, access_key_id: str, secret: str, region: str) -> None:
+        self.access_key_id = access_key_id
+        self.secret = secret
+        self.region = region
+        self.requests: list[tuple[str, dict[str, str], int]] = []
+        self._lock = threading.Lock()
+        standin = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                standin._serve(self)
+
+            def log_message(self, *args: Any) -> None:  # quiet
+                return
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def calls(self, path: str) -> list[dict[str, str]]:
+        """The query of every request to ``path`` this stand-in answered 200."""
+        with self._lock:
+            return [query for at, query, status in self.requests if at == path and status == 200]
+
+    def _serve(self, handler: BaseHTTPRequestHandler) -> None:
+        parts = urlsplit(handler.path)
+        query_pairs = parse_qsl(parts.query, keep_blank_values=True)
+        query = dict(query_pairs)
+        headers = dict(handler.headers.items())
+        refusal = sigv4_refusal(
+            "GET", f"{self.url}{handler.path}", headers, self.access_key_id, self.secret, self.region
+        )
+        if refusal is not None:
+            status, body = 403, self.error(refusal, parts.path)
+        elif len(query) != len(query_pairs):
+            status, body = 400, self.error("InvalidArgument", parts.path)
+        else:
+            status, body = self.answer(parts.path, query)
+        with self._lock:
+            self.requests.append((parts.path, query, status))
+        data = json.dumps(body).encode()
+        handler.send_response(status)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        handler.wfile.write(data)
+
+    def error(self, code: str, resource: str) -> dict[str, Any]:
+        return {"Code": code, "RequestId": "tx0000standin", "HostId": "standin"}
+
+    def answer(self, path: str, query: dict[str, str]) -> tuple[int, Any]:
+        raise NotImplementedError
+
+
+def category(size: int, objects: int) -> dict[str, int]:
+    """One category of RGW's ``usage``, as ``RGWStorageStats::dump`` writes it (Ceph
+    ``src/rgw/rgw_common.cc``; the fields and their order as in Ceph's compression documentation's
+    ``bucket stats`` example: size, size_actual rounded to 4 KiB per object, size_utilized, the
+    ``_kb`` forms, num_objects)."""
+    actual = -(-size // 4096) * 4096 if objects else 0
+    return {
+        "size": size,
+        "size_actual": actual,
+        "size_utilized": size,
+        "size_kb": -(-size // 1024),
+        "size_kb_actual": actual // 1024,
+        "size_kb_utilized": -(-size // 1024),
+        "num_objects": objects,
+    }
+
+
+class RgwStandIn(AdminStandIn):
+    """Ceph RGW's admin ops API, Get Bucket Info (Ceph documentation, Admin Operations, "Get Bucket
+    Info": ``GET /{admin}/bucket?format=json`` with ``bucket``, ``uid``, ``stats``; capability
+    ``buckets=read``), as ``RGWBucketAdminOp::info`` answers it (Ceph
+    ``src/rgw/driver/rados/rgw_bucket.cc``): with ``uid`` and no ``bucket``, a JSON list of every
+    bucket the user owns (``list_owner_bucket_info``), each a ``bucket_stats`` object when
+    ``stats`` is true; with ``bucket``, that bucket's object alone, or 404 ``NoSuchBucket``.
+
+    ``buckets`` maps each bucket the user owns to its ``usage`` categories (``category``)."""
+
+    PATH = "/admin/bucket"
+
+    def __init__(self, access_key_id: str, secret: str, region: str, uid: str) -> None:
+        super().__init__(access_key_id, secret, region)
+        self.uid = uid
+        self.buckets: dict[str, dict[str, dict[str, int]]] = {}
+
+    def answer(self, path: str, query: dict[str, str]) -> tuple[int, Any]:
+        if path != self.PATH:
+            return 404, self.error("NoSuchKey", path)
+        if query.get("format", "json") != "json" or query.get("stats") != "True":
+            return 400, self.error("InvalidArgument", path)  # this stand-in serves stats only
+        if set(query) == {"format", "stats", "uid"}:
+            if query["uid"] != self.uid:
+                return 404, self.error("NoSuchUser", path)
+            return 200, [self.stats(name) for name in sorted(self.buckets)]
+        if set(query) == {"bucket", "format", "stats"}:
+            if query["bucket"] not in self.buckets:
+                return 404, self.error("NoSuchBucket", path)
+            return 200, self.stats(query["bucket"])
+        return 400, self.error("InvalidArgument", path)
+
+    def stats(self, name: str) -> dict[str, Any]:
+        """``bucket_stats``: the fields in the order it writes them; ``usage`` by ``dump_bucket_usage``."""
+        return {
+            "bucket": name,
+            "tenant": "",
+            "versioning": "enabled",
+            "zonegroup": "8a3a3d6e-1d3c-4b8e-9f4e-standin",
+            "placement_rule": "default-placement",
+            "explicit_placement": {"data_pool": "", "data_extra_pool": "", "index_pool": ""},
+            "id": f"standin.{name}.1",
+            "marker": f"standin.{name}.1",
+            "index_type": "Normal",
+            "index_generation": 0,
+            "num_shards": 11,
+            "reshard_status": "not-resharding",
+            "judge_reshard_lock_time": "0.000000",
+            "object_lock_enabled": False,
+            "mfa_enabled": False,
+            "owner": self.uid,
+            "ver": "0#1",
+            "master_ver": "0#0",
+            "mtime": "2026-12-07T00:00:00.000000Z",
+            "creation_time": "2026-12-07T00:00:00.000000Z",
+            "max_marker": "0#",
+            "usage": self.buckets[name],
+            "bucket_quota": {
+                "enabled": False,
+                "check_on_raw": False,
+                "max_size": -1,
+                "max_size_kb": 0,
+                "max_objects": -1,
+            },
+            "read_tracker": 0,
+        }
+
+
+class MinioStandIn(AdminStandIn):
+    """MinIO's admin API data usage: ``GET /minio/admin/v3/datausageinfo?capacity=true``, as
+    madmin-go's ``AdminClient.DataUsageInfo`` asks it, answering madmin-go's ``DataUsageInfo`` with a
+    ``BucketUsageInfo`` per bucket (minio/madmin-go ``info-commands.go``). MinIO's admin errors
+    are JSON (madmin-go's ``ErrorResponse``: Code, Message, BucketName, Key, RequestId, HostId).
+
+    ``buckets`` maps each bucket the scanner has reached to (size, objects, versions, delete markers)."""
+
+    PATH = "/minio/admin/v3/datausageinfo"
+
+    def __init__(self, access_key_id: str, secret: str, region: str) -> None:
+        super().__init__(access_key_id, secret, region)
+        self.buckets: dict[str, tuple[int, int, int, int]] = {}
+
+    def error(self, code: str, resource: str) -> dict[str, Any]:
+        return {"Code": code, "Message": code, "Resource": resource, "RequestId": "standin", "HostId": ""}
+
+    def answer(self, path: str, query: dict[str, str]) -> tuple[int, Any]:
+        if path != self.PATH:
+            return 404, self.error("NotFound", path)  # the stand-in's own code: no other path is served
+        if query != {"capacity": "true"}:
+            return 400, self.error("InvalidArgument", path)
+        usage = {name: self.bucket_usage(*figures) for name, figures in sorted(self.buckets.items())}
+        return 200, {
+            "lastUpdate": "2026-12-07T00:00:00Z",
+            "objectsCount": sum(u["objectsCount"] for u in usage.values()),
+            "objectsTotalSize": sum(u["size"] for u in usage.values()),
+            "objectsPendingReplicationTotalSize": 0,
+            "objectsFailedReplicationTotalSize": 0,
+            "objectsReplicatedTotalSize": 0,
+            "objectsReplicaTotalSize": 0,
+            "objectsPendingReplicationCount": 0,
+            "objectsFailedReplicationCount": 0,
+            "bucketsCount": len(usage),
+            "bucketsUsageInfo": usage,
+            "tierStats": {},
+            "bucketsSizes": {name: u["size"] for name, u in usage.items()},
+            "capacity": 1 << 40,
+            "freeCapacity": 1 << 39,
+            "usedCapacity": 1 << 39,
+        }
+
+    @staticmethod
+    def bucket_usage(size: int, objects: int, versions: int, markers: int) -> dict[str, Any]:
+        """madmin-go's ``BucketUsageInfo``, every field."""
+        return {
+            "size": size,
+            "objectsPendingReplicationTotalSize": 0,
+            "objectsFailedReplicationTotalSize": 0,
+            "objectsReplicatedTotalSize": 0,
+            "objectReplicaTotalSize": 0,
+            "objectsPendingReplicationCount": 0,
+            "objectsFailedReplicationCount": 0,
+            "versionsCount": versions,
+            "objectsCount": objects,
+            "deleteMarkersCount": markers,
+            "objectsSizesHistogram": {"LESS_THAN_1024_B": objects},
+            "objectsVersionsHistogram": {"SINGLE_VERSION": objects},
+        }
