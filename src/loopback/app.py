@@ -17,6 +17,7 @@ from sqlalchemy import text
 from starlette.routing import BaseRoute
 
 import loopback
+from loopback.billing.routes import router as billing_router
 from loopback.buckets.routes import router as buckets_router
 from loopback.buckets.routes import usage_router
 from loopback.buckets.v2 import router as v2_buckets_router
@@ -77,6 +78,7 @@ def create_app(runtime: Runtime, extra_checks: Mapping[str, ReadinessCheck] | No
         providers_router,
         buckets_router,
         usage_router,
+        billing_router,
         credentials_router,
         v2_buckets_router,
     )

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 import loopback
+from loopback.billing import cli as billing_cli
 from loopback.buckets import cli as buckets_cli
 from loopback.client import login as login_cli
 from loopback.completion import CompletingGroup, InstallOption, ShowOption
@@ -319,3 +320,4 @@ providers_cli.register(app)
 login_cli.register(app)
 buckets_cli.register(app)
 credentials_cli.register(app)
+billing_cli.register(app)

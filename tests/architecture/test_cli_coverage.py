@@ -239,6 +239,7 @@ def buckets_and_keys(run: Run, operator_s3: Any) -> None:
     run("buckets", "events", name)
     run("usage")
     run("usage", name, "--refresh")
+    run("billing", "usage", "--group-by", "bucket")
     operator_s3.create_bucket(Bucket=existing)
     assert run("buckets", "adopt", existing, *place)["adopted"] is True
 

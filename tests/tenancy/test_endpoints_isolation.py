@@ -249,6 +249,7 @@ CALLS: dict[tuple[str, str], Call] = {
     ("patch", "/v3/organizations/{org}"): Call(200, {"name": "Acme Inc"}),
     ("delete", "/v3/organizations/{org}"): Call(409),  # it has a live bucket: allowed, and refused for that
     ("get", "/v3/organizations/{org}/usage"): Call(200),
+    ("get", "/v3/organizations/{org}/billing/usage"): Call(200),
     ("get", "/v3/organizations/{org}/projects"): Call(200),
     ("post", "/v3/organizations/{org}/projects"): Call(201, {"slug": "fresh-project"}),
     ("get", "/v3/organizations/{org}/projects/{project}"): Call(200),

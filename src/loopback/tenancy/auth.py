@@ -217,6 +217,7 @@ OrganizationRead = Annotated[OrganizationScope, Depends(requires("organization.r
 OrganizationRename = Annotated[OrganizationScope, Depends(requires("organization.rename"))]
 OrganizationDelete = Annotated[OrganizationScope, Depends(requires("organization.delete"))]
 UsageRead = Annotated[OrganizationScope, Depends(requires("usage.read"))]
+BillingRead = Annotated[OrganizationScope, Depends(requires("billing.read"))]
 MembersRead = Annotated[OrganizationScope, Depends(requires("members.read"))]
 MembersManage = Annotated[OrganizationScope, Depends(requires("members.manage"))]
 ProjectsList = Annotated[OrganizationScope, Depends(requires("projects.list"))]

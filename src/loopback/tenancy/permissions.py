@@ -69,6 +69,7 @@ PERMISSIONS: dict[str, Permission] = _table(
     P("organization.rename", S.ORGANIZATION, _ADMINS, "rename the organization"),
     P("organization.delete", S.ORGANIZATION, _OWNERS, "delete the organization once it has no live buckets"),
     P("usage.read", S.ORGANIZATION, _ALL, "read the organization's usage per project"),
+    P("billing.read", S.ORGANIZATION, _ADMINS | {Role.BILLING}, "read usage over a period: GB-hours, peaks"),
     P("members.read", S.ORGANIZATION, _ALL, "list members and their roles"),
     P("members.manage", S.ORGANIZATION, _ADMINS, "add members, change and remove roles below owner"),
     P("members.owners", S.ORGANIZATION, _OWNERS, "grant, change or remove the owner role"),
