@@ -18,18 +18,20 @@ from loopback.buckets.rounds import RoundLimits
 from loopback.kit.errors import Invalid
 from loopback.kit.ports import free_ports
 from loopback.providers import registry, s3_admin
+from loopback.providers.s3_admin import regionwide
 from loopback.providers.schemas import ProviderCreate, RegionIn
 from loopback.runtime import Runtime
 from tests.buckets.fakes import RecordingProviders, RecordingQueue, buckets_with
 from tests.buckets.test_tasks_rounds import run_batches
 from tests.conftest import operator_scope, unique_bucket_name, wait_for
-from tests.providers.admin_standins import MinioStandIn, RgwStandIn, category
+from tests.providers.admin_standins import GarageStandIn, MinioStandIn, RgwStandIn, category
 
 MiB = 1024 * 1024
 KEY_ID, SECRET = "LOOPBACKADMIN0000001", "standin-secret-of-the-operators-service-key"
 REGION = "r1"
 UID = "loopback"
 OLD = datetime(2026, 1, 1, tzinfo=UTC)
+GARAGE_TOKEN = "standin-garage-admin-token"
 
 
 @pytest.fixture(autouse=True)
@@ -51,7 +53,19 @@ def minio() -> Iterator[MinioStandIn]:
         yield standin
 
 
-def provider(runtime: Runtime, endpoint: str, settings: dict[str, Any], secret: str = SECRET) -> str:
+@pytest.fixture
+def garage() -> Iterator[GarageStandIn]:
+    with GarageStandIn(GARAGE_TOKEN) as standin:
+        yield standin
+
+
+def provider(
+    runtime: Runtime,
+    endpoint: str,
+    settings: dict[str, Any],
+    secret: str = SECRET,
+    secrets: dict[str, str] | None = None,
+) -> str:
     """A provider of family ``s3`` at ``endpoint`` (region ``r1``), configured as an operator does."""
     name = unique_bucket_name("p")
     spec = ProviderCreate(
@@ -60,6 +74,7 @@ def provider(runtime: Runtime, endpoint: str, settings: dict[str, Any], secret: 
         access_key_id=KEY_ID,
         secret_access_key=SecretStr(secret),
         settings=settings,
+        secrets={key: SecretStr(value) for key, value in (secrets or {}).items()} or None,
         regions=[RegionIn(code=REGION, name="Region one", endpoint=endpoint)],
     )
     with runtime.db.session() as session:
@@ -81,7 +96,13 @@ def ready(runtime: Runtime, provider_name: str, count: int) -> list[tuple[str, s
         session.execute(
             update(Bucket)
             .where(Bucket.id.in_([bucket_id for bucket_id, _ in made]))
-            .values(status="ready", object_count=9, bytes=99, last_synced_at=OLD)
+            .values(
+                status="ready",
+                observed_generation=Bucket.generation,
+                object_count=9,
+                bytes=99,
+                last_synced_at=OLD,
+            )
         )
     return made
 
@@ -139,7 +160,7 @@ def test_rgw_one_call_per_region_for_every_batch_not_one_per_bucket(
     assert providers.called("read_usage") == []  # no bucket was listed
     assert [f[:2] for f in figures(runtime, made)] == [(n, 10 * n) for n in range(1, 7)]
 
-    monkeypatch.setattr(s3_admin, "ANSWER_SECONDS", 0.0)  # an answer serves no later batch
+    monkeypatch.setattr(regionwide, "ANSWER_SECONDS", 0.0)  # an answer serves no later batch
     service.sync_all_usage()
     assert run_batches(service, queue) == 6
     assert len(rgw.calls(RgwStandIn.PATH)) == 1 + 3  # one per batch
@@ -204,11 +225,43 @@ def test_an_unreachable_admin_endpoint_leaves_the_old_figures(
     assert "unreachable" in caplog.text
 
 
+def test_garage_one_bucket_info_per_bucket_replaces_its_listings(
+    runtime: Runtime, garage: GarageStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Garage answers a bucket per call: one GetBucketInfo each, and no S3 listing at all."""
+    settings = {"admin_api": "garage", "admin_endpoint": garage.url}
+    nowhere = f"http://127.0.0.1:{free_ports(1)[0]}"  # S3 is never asked: it would be unreachable
+    made = ready(runtime, provider(runtime, nowhere, settings, secrets={"admin_token": GARAGE_TOKEN}), 3)
+    (_, first), (_, second), _gone = made
+    garage.buckets = {first: (2, 30, 3, 5 * MiB + 1000), second: (0, 0, 0, 0)}
+    queue = RecordingQueue()
+    service = buckets_with(runtime, queue, limits=RoundLimits(batch=2))
+    service.sync_all_usage()
+    assert run_batches(service, queue) == 2
+    # objects and the parts of its open upload; a bucket Garage does not have keeps its figures
+    assert figures(runtime, made) == [(2 + 3, 30 + 5 * MiB + 1000, True), (0, 0, True), (9, 99, False)]
+    assert sorted(q["globalAlias"] for q in garage.calls(GarageStandIn.PATH)) == [first, second]
+    assert len(garage.requests) == 3  # one per bucket, the third answered 404 NoSuchBucket
+
+
+def test_garage_refuses_another_token_and_the_figures_stay(runtime: Runtime, garage: GarageStandIn) -> None:
+    settings = {"admin_api": "garage", "admin_endpoint": garage.url}
+    made = ready(runtime, provider(runtime, garage.url, settings, secrets={"admin_token": "not-it"}), 1)
+    garage.buckets = {made[0][1]: (1, 1, 0, 0)}
+    queue = RecordingQueue()
+    service = buckets_with(runtime, queue)
+    service.sync_all_usage()
+    assert run_batches(service, queue) == 0
+    assert [status for _, _, status in garage.requests] == [403]
+    assert figures(runtime, made) == [(9, 99, False)]
+
+
 @pytest.mark.parametrize(
     ("given", "refusal"),
     [
-        ({"admin_api": "swift"}, "must be one of ceph, minio"),
+        ({"admin_api": "swift"}, "must be one of ceph, garage, minio"),
         ({"admin_api": "ceph"}, "needs settings.admin_uid"),
+        ({"admin_api": "garage"}, "needs settings.admin_endpoint"),
     ],
 )
 def test_an_admin_api_the_family_cannot_read_is_refused(

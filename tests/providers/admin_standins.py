@@ -1,13 +1,14 @@
 """Local stand-ins for the admin APIs whose statistics family ``s3`` reads (``providers.s3_admin``).
 
-Neither Ceph RGW nor MinIO runs here, so each is played by a small HTTP server on 127.0.0.1 that
+Neither Ceph RGW, MinIO nor Garage runs here, so each is played by a small HTTP server on 127.0.0.1 that
 checks every request against the server's published contract, and refuses what the server would:
 
-- **The signature.** Both APIs are signed as S3 is (AWS Signature Version 4, service ``s3``). The
+- **The signature.** RGW's and MinIO's APIs are signed as S3 is (AWS Signature Version 4, service ``s3``). The
   stand-in recomputes the signature with botocore's own signer over the request as received (method,
   path, query, the headers the request says it signed, the body's SHA-256) with the key it was
   configured with, and answers 403 ``InvalidAccessKeyId`` for another key id and 403
   ``SignatureDoesNotMatch`` for another secret or region, with the server's JSON error body.
+  Garage's takes a bearer token instead, and refuses another one.
 - **The path and query**, exactly as documented, or 404 / 400.
 - **The answer**, shaped as the server writes it (each answer's source is cited where it is built).
 
@@ -110,9 +111,7 @@ class AdminStandIn:
         query_pairs = parse_qsl(parts.query, keep_blank_values=True)
         query = dict(query_pairs)
         headers = dict(handler.headers.items())
-        refusal = sigv4_refusal(
-            "GET", f"{self.url}{handler.path}", headers, self.access_key_id, self.secret, self.region
-        )
+        refusal = self.refusal("GET", f"{self.url}{handler.path}", headers)
         if refusal is not None:
             status, body = 403, self.error(refusal, parts.path)
         elif len(query) != len(query_pairs):
@@ -127,6 +126,10 @@ class AdminStandIn:
         handler.send_header("Content-Length", str(len(data)))
         handler.end_headers()
         handler.wfile.write(data)
+
+    def refusal(self, method: str, url: str, headers: dict[str, str]) -> str | None:
+        """Why the server refuses the request's credentials (SigV4 here), or None."""
+        return sigv4_refusal(method, url, headers, self.access_key_id, self.secret, self.region)
 
     def error(self, code: str, resource: str) -> dict[str, Any]:
         return {"Code": code, "RequestId": "tx0000standin", "HostId": "standin"}
@@ -278,4 +281,54 @@ class MinioStandIn(AdminStandIn):
             "deleteMarkersCount": markers,
             "objectsSizesHistogram": {"LESS_THAN_1024_B": objects},
             "objectsVersionsHistogram": {"SINGLE_VERSION": objects},
+        }
+
+
+class GarageStandIn(AdminStandIn):
+    """Garage's admin API v2, GetBucketInfo: ``GET /v2/GetBucketInfo?globalAlias=NAME`` (or ``id``,
+    ``search``), ``Authorization: Bearer <admin_token>``, answering ``GetBucketInfoResponse``
+    (Garage ``src/api/admin/api.rs``); errors as Garage's admin API writes them (``src/api/admin/
+    error.rs``: ``{"code", "message", "path", "region"}``), 403 ``AccessDenied`` for another
+    token, 404 ``NoSuchBucket`` for a bucket it does not have. No SigV4 here: Garage's admin API
+    takes the bearer token only.
+
+    ``buckets`` maps each bucket to (objects, bytes, unfinished upload parts, their bytes)."""
+
+    PATH = "/v2/GetBucketInfo"
+
+    def __init__(self, token: str) -> None:
+        super().__init__("", "", "garage")
+        self.token = token
+        self.buckets: dict[str, tuple[int, int, int, int]] = {}
+
+    def refusal(self, method: str, url: str, headers: dict[str, str]) -> str | None:
+        given = {name.lower(): value for name, value in headers.items()}.get("authorization")
+        return None if given == f"Bearer {self.token}" else "AccessDenied"
+
+    def error(self, code: str, resource: str) -> dict[str, Any]:
+        return {"code": code, "message": code, "path": resource, "region": "garage"}
+
+    def answer(self, path: str, query: dict[str, str]) -> tuple[int, Any]:
+        if path != self.PATH:
+            return 404, self.error("NoSuchKey", path)  # the stand-in's own code: no other path is served
+        if set(query) != {"globalAlias"}:
+            return 400, self.error("InvalidRequest", path)  # this stand-in serves globalAlias only
+        name = query["globalAlias"]
+        if name not in self.buckets:
+            return 404, self.error("NoSuchBucket", path)
+        objects, size, parts, part_bytes = self.buckets[name]
+        return 200, {
+            "id": f"{abs(hash(name)):064x}"[:64],
+            "created": "2026-12-07T00:00:00Z",
+            "globalAliases": [name],
+            "websiteAccess": False,
+            "websiteConfig": None,
+            "keys": [],
+            "objects": objects,
+            "bytes": size,
+            "unfinishedUploads": 1 if parts else 0,
+            "unfinishedMultipartUploads": 1 if parts else 0,
+            "unfinishedMultipartUploadParts": parts,
+            "unfinishedMultipartUploadBytes": part_bytes,
+            "quotas": {"maxSize": None, "maxObjects": None},
         }

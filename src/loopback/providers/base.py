@@ -210,8 +210,8 @@ class StorageProvider(Protocol):
       removes it and succeeds when it is already gone.
     - ``read_usage`` counts objects and bytes as ``Usage`` says (noncurrent versions and unfinished
       multipart uploads included), natively where the provider can, by listing otherwise. A family
-      whose ``Capabilities.native_usage_stats`` is true also answers ``RegionUsage.read_usages``: many
-      buckets of a region in one call, which the usage round asks instead (``region_usage``).
+      whose ``Capabilities.native_usage_stats`` is true may also answer ``RegionUsage.read_usages``:
+      many buckets of a region in one call, which the usage round asks instead (``region_usage``).
     - ``check`` makes one cheap authenticated call, for readiness.
     - ``name_problems`` adds the family's own naming rules to S3's; ``slots`` lists the key slots
       the operator linked (empty when the family issues keys per bucket itself).

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from loopback.providers.base import ProviderError, ProviderSetup, RegionSpec, Usage
+from loopback.providers.base import ProviderError, ProviderSetup, RegionSpec, StorageProvider, Usage
+from loopback.providers.s3 import S3ProviderConfig
+from loopback.providers.s3_admin.regionwide import StatsS3Provider
 from loopback.providers.s3_admin.signed import AdminKey, admin_key, count, signed_get
 
 PATH = "/minio/admin/v3/datausageinfo"
@@ -51,5 +53,5 @@ class MinioStats:
         return None  # MinIO's data usage comes for the whole deployment at once
 
 
-def build(setup: ProviderSetup) -> MinioStats:
-    return MinioStats(admin_key(setup))
+def build(config: S3ProviderConfig, setup: ProviderSetup) -> StorageProvider:
+    return StatsS3Provider(config, MinioStats(admin_key(setup)))

@@ -25,8 +25,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from loopback.providers.base import ProviderError, ProviderSetup, RegionSpec, Usage
-from loopback.providers.s3_admin.signed import AdminKey, admin_key, count, signed_get
+from loopback.providers.base import ProviderError, ProviderSetup, RegionSpec, StorageProvider, Usage
+from loopback.providers.s3 import S3ProviderConfig
+from loopback.providers.s3_admin.regionwide import StatsS3Provider
+from loopback.providers.s3_admin.signed import AdminKey, admin_key, count, required, signed_get
 
 PATH = "/admin/bucket"
 OBJECTS = ("rgw.main", "rgw.multipart")
@@ -73,11 +75,6 @@ def named(entry: dict[str, Any]) -> tuple[str, Usage]:
     return str(entry["bucket"]), Usage(object_count=total(OBJECTS, "num_objects"), bytes=total(BYTES, "size"))
 
 
-def build(setup: ProviderSetup) -> RgwStats:
-    uid = setup.settings.get("admin_uid")
-    if not isinstance(uid, str) or not uid:
-        raise ValueError(
-            f"provider {setup.name}: admin_api ceph needs settings.admin_uid, "
-            "the RGW user that owns the buckets"
-        )
-    return RgwStats(admin_key(setup), uid)
+def build(config: S3ProviderConfig, setup: ProviderSetup) -> StorageProvider:
+    uid = required(setup, "admin_uid", "the RGW user that owns the buckets")
+    return StatsS3Provider(config, RgwStats(admin_key(setup), uid))

@@ -1,4 +1,5 @@
-"""One GET of a server's admin API, signed as S3 is (AWS Signature Version 4), sent with httpx.
+"""One GET of a server's admin API, sent with httpx: signed as S3 is (AWS Signature Version 4) for
+RGW and MinIO (``signed_get``), with Garage's bearer token for Garage (``answer_of`` alone).
 
 RGW's admin ops API "duplicates the S3 authorization mechanism" (Ceph, Admin Operations) and
 MinIO's admin API is signed as its S3 API is (madmin-go signs each request with SigV4, service
@@ -42,6 +43,15 @@ class AdminKey:
         return f"{base}{path}?{urlencode(sorted(query))}"
 
 
+def required(setup: ProviderSetup, name: str, why: str) -> str:
+    """The setting ``name`` the provider's ``admin_api`` cannot do without, or a ``ValueError``."""
+    value = setup.settings.get(name)
+    if not isinstance(value, str) or not value:
+        variant = setup.settings.get("admin_api")
+        raise ValueError(f"provider {setup.name}: admin_api {variant} needs settings.{name}, {why}")
+    return value
+
+
 def admin_key(setup: ProviderSetup) -> AdminKey:
     """The provider's service key, and ``settings.admin_endpoint`` where the admin API is elsewhere."""
     if not setup.access_key_id or not setup.secret_access_key:
@@ -59,9 +69,14 @@ def signed_get(key: AdminKey, spec: RegionSpec, path: str, query: list[tuple[str
     url = key.url(spec, path, query)
     request = AWSRequest(method="GET", url=url, headers={"X-Amz-Content-SHA256": EMPTY_SHA256})
     SigV4Auth(Credentials(key.access_key_id, key.secret_access_key), "s3", spec.code).add_auth(request)
+    return answer_of(url, dict(request.headers.items()), action)
+
+
+def answer_of(url: str, headers: dict[str, str], action: str) -> Any:
+    """GET ``url`` with ``headers``; the JSON body of a 200, a ``ProviderError`` for anything else."""
     timeout = httpx.Timeout(READ_TIMEOUT_SECONDS, connect=CONNECT_TIMEOUT_SECONDS)
     try:
-        response = httpx.get(url, headers=dict(request.headers.items()), timeout=timeout)
+        response = httpx.get(url, headers=headers, timeout=timeout)
     except httpx.ConnectError as error:
         raise ProviderError(
             f"{action}: provider unreachable: {error}", transient=True, code="Unreachable"
@@ -83,13 +98,14 @@ def signed_get(key: AdminKey, spec: RegionSpec, path: str, query: list[tuple[str
 
 
 def error_code(response: httpx.Response) -> str:
-    """The server's error code (``Code`` of its JSON or XML error body), else ``HTTP<status>``."""
+    """The server's error code (``Code`` of its JSON or XML error body, Garage's ``code``), else
+    ``HTTP<status>``."""
     try:
         body = response.json()
     except json.JSONDecodeError:
         found = XML_CODE.search(response.text)
         return found.group(1) if found else f"HTTP{response.status_code}"
-    code = body.get("Code") if isinstance(body, dict) else None
+    code = (body.get("Code") or body.get("code")) if isinstance(body, dict) else None
     return str(code) if code else f"HTTP{response.status_code}"
 
 
