@@ -79,13 +79,12 @@ def worker(
 
     from loopback.automation.queue import PROCESS
     from loopback.kit.secrets import SecretKeyError
-    from loopback.migrations import upgrade
     from loopback.runtime import Runtime
-    from loopback.serve import configure_logging
+    from loopback.serve import configure_logging, ensure_newest_schema
 
     configure_logging()
     settings = _settings()
-    upgrade(settings.resolved_database_url)
+    ensure_newest_schema(settings.resolved_database_url)
     settings.workers = threads  # this process's worker threads, each with a connection of its own
     runtime = Runtime.from_settings(settings)
     try:

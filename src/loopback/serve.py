@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import logging
 import os
 import signal
@@ -9,25 +10,31 @@ import socket
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import uvicorn
-from rich.console import Console
-from sqlalchemy import update
+from sqlalchemy import inspect, text, update
 from sqlalchemy.orm import Session
 
+import loopback
 from loopback.app import ReadinessCheck, create_app
 from loopback.buckets.models import Bucket
+from loopback.kit.db import make_engine
 from loopback.kit.files import tighten_tree
 from loopback.kit.secrets import SecretKeyError
 from loopback.kit.settings import Settings
-from loopback.migrations import upgrade
 from loopback.providers import config_file
 from loopback.providers.base import RegionSpec
 from loopback.providers.models import Region
-from loopback.providers.seaweedfs import EmbeddedSeaweedFS
 from loopback.runtime import Runtime, make_data_dir_private
 from loopback.tenancy.service import BootstrapResult, bootstrap
+
+if TYPE_CHECKING:  # imported where they are used: an API replica runs no storage (boto3, httpx)
+    from rich.console import Console
+
+    from loopback.providers.seaweedfs import EmbeddedSeaweedFS
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +50,50 @@ def configure_logging(level: int = logging.INFO) -> None:
     )
     for noisy in ("httpx", "botocore", "boto3", "urllib3", "huey"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+MIGRATIONS = Path(loopback.__file__).parent / "migrations" / "versions"
+
+
+def newest_revisions() -> frozenset[str]:
+    """The heads of the migrations, from each file's ``revision`` and ``down_revision``, without Alembic."""
+    revisions: set[str] = set()
+    replaced: set[str] = set()
+    for path in MIGRATIONS.glob("*.py"):
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                target, value = node.targets[0], node.value
+            elif isinstance(node, ast.AnnAssign) and node.value is not None:
+                target, value = node.target, node.value
+            else:
+                continue
+            if isinstance(target, ast.Name) and target.id in ("revision", "down_revision"):
+                found = ast.literal_eval(value)
+                named = {found} if isinstance(found, str) else set(found or ())
+                (revisions if target.id == "revision" else replaced).update(named)
+    return frozenset(revisions - replaced)
+
+
+def schema_revisions(url: str) -> frozenset[str]:
+    """The revisions Alembic recorded in the database; none when it has not migrated it yet."""
+    engine = make_engine(url, pool_size=1)
+    try:
+        with engine.connect() as connection:
+            if not inspect(connection).has_table("alembic_version"):
+                return frozenset()
+            return frozenset(connection.execute(text("SELECT version_num FROM alembic_version")).scalars())
+    finally:
+        engine.dispose()
+
+
+def ensure_newest_schema(url: str) -> None:
+    """Bring the database to the newest schema. One already there, as at every start but the first
+    after an upgrade, is only read: Alembic (about 10 MiB) stays out of an API replica and a worker."""
+    if schema_revisions(url) == newest_revisions():
+        return
+    from loopback.migrations import upgrade
+
+    upgrade(url)
 
 
 def register_embedded_storage(runtime: Runtime, session: Session, storage: EmbeddedSeaweedFS) -> None:
@@ -97,6 +148,8 @@ def embedded_storage(settings: Settings, console: Console) -> Iterator[EmbeddedS
     if not settings.embedded_storage:
         yield None
         return
+    from loopback.providers.seaweedfs import EmbeddedSeaweedFS
+
     storage = EmbeddedSeaweedFS(settings.data_dir / "seaweedfs", settings.storage_s3_port)
     with console.status("Starting the embedded storage (SeaweedFS)…"):
         storage.start()
@@ -172,6 +225,8 @@ def bind_api(host: str, port: int) -> socket.socket:
 
 def serve(settings: Settings) -> None:
     """Run until SIGTERM or Ctrl-C, then stop the API, the worker and SeaweedFS, in that order."""
+    from rich.console import Console
+
     configure_logging()
     console = Console(stderr=True)
     listener = bind_api(settings.host, settings.port)
@@ -183,7 +238,7 @@ def serve(settings: Settings) -> None:
     try:
         declared = config_file.load(settings.providers_file) if settings.providers_file else None
         with embedded_storage(settings, console) as storage:
-            upgrade(settings.resolved_database_url)
+            ensure_newest_schema(settings.resolved_database_url)
             runtime = Runtime.from_settings(settings)
             consumer = None
             try:

@@ -14,18 +14,55 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
-
-from huey import RedisHuey, SqliteHuey
-from huey.api import Huey
-from huey.consumer import Consumer, Worker
 
 from loopback.kit.settings import Settings
 
+# huey.storage imports redis and psycopg whenever they are installed (about 21 MiB in every process):
+# imported without them, and a Redis queue gives huey its redis names back (``_huey_on_redis``).
+HUEY_OPTIONAL_BACKENDS = ("redis", "psycopg")
+
+
+@contextmanager
+def _without(modules: tuple[str, ...]) -> Iterator[None]:
+    """Imports of ``modules`` not loaded yet raise ImportError inside the block (as uninstalled)."""
+    hidden = [name for name in modules if name not in sys.modules]
+    for name in hidden:
+        sys.modules[name] = None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        for name in hidden:
+            if sys.modules.get(name, ...) is None:
+                del sys.modules[name]
+
+
+with _without(HUEY_OPTIONAL_BACKENDS):
+    from huey import RedisHuey, SqliteHuey
+    from huey.api import Huey
+    from huey.consumer import Consumer, Worker
+
 log = logging.getLogger(__name__)
+
+
+def _huey_on_redis() -> None:
+    """Bind what huey.storage's own ``try: from redis import ...`` binds when it was imported alone."""
+    import huey.storage
+    import redis
+    import redis.exceptions
+
+    if huey.storage.Redis is None:
+        huey.storage.ConnectionPool = redis.ConnectionPool
+        huey.storage.Redis = redis.Redis
+        huey.storage.ConnectionError = redis.exceptions.ConnectionError
+        huey.storage.TimeoutError = redis.exceptions.TimeoutError
+        huey.storage.RedisStorage.redis_client = redis.Redis  # taken from the name at class creation
+
 
 # Who wrote a round's key: read by an operator looking into the queue's storage, never by code.
 PROCESS = f"{socket.gethostname()}:{os.getpid()}"
@@ -34,6 +71,7 @@ PROCESS = f"{socket.gethostname()}:{os.getpid()}"
 def make_huey(settings: Settings) -> Huey:
     url = settings.queue_url
     if url and url.startswith(("redis://", "rediss://", "unix://")):
+        _huey_on_redis()
         return RedisHuey(settings.queue_name, url=url, results=False)
     if url and not url.startswith("sqlite:///"):
         raise ValueError(f"LOOPBACK_QUEUE_URL must be redis://… or sqlite:///…, not {url!r}")

@@ -22,11 +22,12 @@ import enum
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from loopback.kit.errors import LoopbackError, problem_type
+
+if TYPE_CHECKING:  # the commands load httpx when they call the API, not `serve` with them
+    import httpx
 
 NO_TYPE = "about:blank"  # RFC 9457: the type of a problem that says no more than its status
 

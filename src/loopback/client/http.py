@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
-
-import httpx
 
 import loopback
 from loopback.client.connection import TOKEN_ENV, Connection
 from loopback.client.errors import ApiProblem, ClientError, ExitCode
+
+if TYPE_CHECKING:  # imported by the first client: `loopback serve` registers the commands, calls none
+    import httpx
 
 TIMEOUT_SECONDS = 30.0
 
@@ -61,6 +62,8 @@ class ApiClient:
         timeout: float = TIMEOUT_SECONDS,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
+        import httpx
+
         self.connection = connection
         self._http = httpx.Client(
             base_url=connection.api_url,
@@ -92,6 +95,8 @@ class ApiClient:
         accept: str | None = None,
     ) -> ApiResponse:
         """One call; with ``accept`` (a tool's file, not JSON) the answer's text is all there is."""
+        import httpx
+
         headers = {"Accept": accept} if accept else None
         try:
             response = self._http.request(

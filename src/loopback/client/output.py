@@ -13,15 +13,15 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 from loopback.client.http import ApiResponse
 from loopback.kit.units import binary_size
+
+if TYPE_CHECKING:  # Rich is loaded by the first table shown, not by `loopback serve` with the commands
+    from rich.console import Console
 
 PIPE_WIDTH = 200
 
@@ -103,6 +103,8 @@ class Printer:
     def _console(self) -> Console:
         # Made per use, so it writes to the stdout of this moment (a test runner swaps it). A pipe
         # or a log gets room for whole rows instead of the 80 columns Rich assumes without a TTY.
+        from rich.console import Console
+
         console = Console(highlight=False, soft_wrap=False)
         if not console.is_terminal and "COLUMNS" not in os.environ:
             console.width = PIPE_WIDTH
@@ -119,6 +121,9 @@ class Printer:
         if not items:
             self.note(empty)
             return
+        from rich.table import Table
+        from rich.text import Text
+
         table = Table(header_style="bold")
         for c in columns:
             table.add_column(c.title, overflow="fold", min_width=len(c.title))
@@ -134,6 +139,9 @@ class Printer:
         self.fields(response.body, columns)
 
     def fields(self, item: Mapping[str, Any], columns: Sequence[Column]) -> None:
+        from rich.table import Table
+        from rich.text import Text
+
         table = Table(show_header=False, box=None, pad_edge=False)
         table.add_column(style="bold", no_wrap=True)
         table.add_column(overflow="fold")

@@ -12,8 +12,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-import yaml
-
 FORMATS: tuple[str, ...] = ("env", "aws-credentials", "aws-config", "rclone", "s3cmd", "kubernetes")
 
 _TEXT = "text/plain; charset=utf-8"
@@ -151,6 +149,8 @@ def secret_name(handover: Handover, bucket: str) -> str:
 
 
 def _kubernetes(handover: Handover) -> str:
+    import yaml  # the one format in YAML: an API process loads it when a key is asked for in it
+
     documents = [
         {
             "apiVersion": "v1",

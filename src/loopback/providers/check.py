@@ -15,9 +15,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-import boto3
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -26,7 +23,6 @@ from loopback.kit.errors import Invalid
 from loopback.providers.adapters import Adapters, scrub, setup_secrets
 from loopback.providers.base import Grant, IssuedCredential, Placement, ProviderError, StorageProvider
 from loopback.providers.models import Provider, Region
-from loopback.providers.s3 import classify
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -157,6 +153,10 @@ class RoundTrip:
         return True, value
 
     def describe(self, name: str, error: Exception) -> str:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        from loopback.providers.s3 import classify
+
         if isinstance(error, ProviderError):
             text = error.message
         elif isinstance(error, ClientError | BotoCoreError):
@@ -193,6 +193,9 @@ class RoundTrip:
         self.step("delete bucket", lambda: self.adapter.delete_bucket(self.bucket, code, self.placement))
 
     def client(self, issued: IssuedCredential) -> Any:
+        import boto3  # a check is an operator's command: boto3 stays out of the API until one runs
+        from botocore.config import Config
+
         return boto3.session.Session().client(
             "s3",
             endpoint_url=self.region.endpoint,
@@ -210,6 +213,8 @@ class RoundTrip:
 
     def write(self, s3: Any) -> None:
         """Put the object; a key that the endpoint does not know yet is tried again for a while."""
+        from botocore.exceptions import ClientError
+
         deadline = time.monotonic() + CHECK_KEY_WAIT_SECONDS
         while True:
             try:

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
@@ -79,6 +78,8 @@ def _interpolate(
 
 def parse(text: str, path: Path, environ: Mapping[str, str] | None = None) -> ProvidersFile:
     """The providers a file's text declares, validated; ``ProvidersFileError`` names what is wrong."""
+    import yaml  # read once at a start that names a file: not loaded by a process that has none
+
     environ = os.environ if environ is None else environ
     try:
         document = yaml.safe_load(text)

@@ -1,14 +1,19 @@
-"""Which module builds a provider of each family: a new family is a new module plus one line here."""
+"""Which module builds a provider of each family: a new family is a new module plus one line here.
+
+Each family's module is imported when its first provider is built, never with this one: they bring
+boto3 (about 8 MiB), and an API replica serving from its database alone never builds a provider.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from loopback.providers.base import ProviderSetup, StorageProvider
-from loopback.providers.s3 import S3Provider, S3ProviderConfig
 
 
 def _build_s3(setup: ProviderSetup) -> StorageProvider:
+    from loopback.providers.s3 import S3Provider, S3ProviderConfig
+
     if not setup.access_key_id or not setup.secret_access_key:
         raise ValueError(f"provider {setup.name} has no service credentials")
     iam_endpoint = setup.settings.get("iam_endpoint")

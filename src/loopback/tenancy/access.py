@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-import redis
 from sqlalchemy.orm import Session
 
 from loopback.kit.clock import utcnow
@@ -308,12 +307,16 @@ class RedisWindow:
     """
 
     def __init__(self, url: str, namespace: str) -> None:
+        import redis  # a process whose queue is not on Redis never loads it (about 14 MiB)
+
         self._client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
         self._script = self._client.register_script(_ADMIT_SCRIPT)
         self._namespace = namespace
         self._fallback = MemoryWindow()
 
     def admit(self, address: str, now: float, limit: int) -> float:
+        import redis
+
         key = f"{self._namespace}:auth-failures:{address}"
         try:
             waited = self._script(
