@@ -17,7 +17,6 @@ from loopback.buckets.models import Bucket
 from loopback.buckets.rounds import RoundLimits
 from loopback.kit.errors import Invalid
 from loopback.kit.ports import free_ports
-from loopback.providers import registry, s3_admin
 from loopback.providers.s3_admin import regionwide
 from loopback.providers.schemas import ProviderCreate, RegionIn
 from loopback.runtime import Runtime
@@ -32,13 +31,6 @@ REGION = "r1"
 UID = "loopback"
 OLD = datetime(2026, 1, 1, tzinfo=UTC)
 GARAGE_TOKEN = "standin-garage-admin-token"
-
-
-@pytest.fixture(autouse=True)
-def s3_variants(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Family ``s3`` built by ``s3_admin.build``, which reads ``admin_api`` (what ``registry``'s
-    ``s3`` entry is to call; the same as its own builder for a provider without ``admin_api``)."""
-    monkeypatch.setitem(registry.FAMILIES, "s3", s3_admin.build)
 
 
 @pytest.fixture

@@ -12,20 +12,9 @@ from loopback.providers.base import ProviderSetup, StorageProvider
 
 
 def _build_s3(setup: ProviderSetup) -> StorageProvider:
-    from loopback.providers.s3 import S3Provider, S3ProviderConfig
+    from loopback.providers import s3_admin  # S3 and IAM, with the server's admin API if it names one
 
-    if not setup.access_key_id or not setup.secret_access_key:
-        raise ValueError(f"provider {setup.name} has no service credentials")
-    iam_endpoint = setup.settings.get("iam_endpoint")
-    return S3Provider(
-        S3ProviderConfig(
-            name=setup.name,
-            regions=setup.regions,
-            access_key_id=setup.access_key_id,
-            secret_access_key=setup.secret_access_key,
-            iam_endpoint=str(iam_endpoint) if iam_endpoint else None,
-        )
-    )
+    return s3_admin.build(setup)
 
 
 def _build_ionos(setup: ProviderSetup) -> StorageProvider:
