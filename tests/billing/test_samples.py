@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from loopback.billing.report import steps
+from loopback.billing.report import hold
 from loopback.buckets.samples import (
     DAY,
     HOUR,
@@ -30,7 +30,7 @@ LATER = BASE + timedelta(days=30)  # "now" for compaction: every hour above is o
 
 def integral(rows: Sequence[UsageSample], start: datetime, stop: datetime) -> int:
     """Byte-microseconds held over [start, stop), as billing counts them."""
-    return sum(s.bytes * ((s.end - s.start) // timedelta(microseconds=1)) for s in steps(rows, start, stop))
+    return hold(rows, start, stop).byte_micros
 
 
 def in_force(rows: Sequence[UsageSample], at: datetime) -> tuple[int, int]:

@@ -23,19 +23,20 @@ each bucket existed (created to deleted) within the period, in days, summed.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from itertools import groupby
+from typing import Protocol
 
 from sqlalchemy.orm import Session
 
 from loopback.billing import repository
-from loopback.buckets.samples import UsageSample
 from loopback.kit.scoping import Scope
 
 BYTE_MICROS_PER_GB_HOUR = 10**9 * 3600 * 10**6
 MICROS_PER_DAY = 86_400 * 10**6
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 PAGE = 500  # buckets read, and their samples held, at once
 
 
@@ -64,27 +65,60 @@ class BucketLife:
     deleted_at: datetime | None
 
 
+class Observed(Protocol):
+    """A usage sample as the report reads it (a row of ``usage_samples``, or its columns)."""
+
+    @property
+    def at(self) -> datetime: ...
+
+    @property
+    def bytes(self) -> int: ...
+
+    @property
+    def peak_bytes(self) -> int | None: ...
+
+    @property
+    def object_count(self) -> int: ...
+
+
+def micros_since_epoch(moment: datetime) -> int:
+    return _micros(moment - EPOCH)
+
+
+Change = tuple[int, int, int]  # microseconds since the epoch, change of (peak) bytes, of objects
+
+
 @dataclass(frozen=True)
-class Step:
-    """``bytes`` (and, for peaks, ``peak`` and ``objects``) held over [start, end)."""
+class Held:
+    """One bucket's step function over a period: bytes held, integrated (byte-microseconds), and
+    where what it held changed, for the peaks."""
 
-    start: datetime
-    end: datetime
-    bytes: int
-    peak: int
-    objects: int
+    byte_micros: int
+    changes: list[Change]
 
 
-def steps(samples: Sequence[UsageSample], start: datetime, stop: datetime) -> list[Step]:
-    """The step function of one bucket's ``samples`` (time order), clipped to [start, stop)."""
-    found = []
+def hold(samples: Sequence[Observed], start: datetime, stop: datetime) -> Held:
+    """Integrate one bucket's ``samples`` (time order), each held until the next, over [start, stop)."""
+    times = [micros_since_epoch(sample.at) for sample in samples] + [micros_since_epoch(stop)]
+    first, last = micros_since_epoch(start), times[-1]
+    total, changes = 0, []
+    ended, peak_before, objects_before = None, 0, 0  # the previous span: its end and its values
     for index, sample in enumerate(samples):
-        until = samples[index + 1].at if index + 1 < len(samples) else stop
-        begin, end = max(sample.at, start), min(until, stop)
-        if end > begin:
-            peak = sample.peak_bytes if sample.peak_bytes is not None else sample.bytes
-            found.append(Step(begin, end, sample.bytes, peak, sample.object_count))
-    return found
+        begin, end = max(times[index], first), min(times[index + 1], last)
+        if end <= begin:
+            continue
+        peak = sample.peak_bytes if sample.peak_bytes is not None else sample.bytes
+        total += sample.bytes * (end - begin)
+        if ended != begin:  # the first span, or one after a gap: the previous one ends first
+            if ended is not None:
+                changes.append((ended, -peak_before, -objects_before))
+            peak_before, objects_before = 0, 0
+        if (peak, sample.object_count) != (peak_before, objects_before):
+            changes.append((begin, peak - peak_before, sample.object_count - objects_before))
+        ended, peak_before, objects_before = end, peak, sample.object_count
+    if ended is not None:
+        changes.append((ended, -peak_before, -objects_before))
+    return Held(total, changes)
 
 
 @dataclass
@@ -99,17 +133,19 @@ class Figures:
     buckets: int = 0
     byte_micros: int = 0
     life_micros: int = 0
-    changes: dict[datetime, list[int]] = field(default_factory=dict)  # time -> [bytes, objects] deltas
+    changes: dict[int, list[int]] = field(default_factory=dict)  # time -> [bytes, objects] changes
 
-    def add(self, life_micros: int, found: Iterable[Step]) -> None:
+    def add(self, life_micros: int, held: Held) -> None:
         self.buckets += 1
         self.life_micros += life_micros
-        for step in found:
-            self.byte_micros += step.bytes * _micros(step.end - step.start)
-            for at, sign in ((step.start, 1), (step.end, -1)):
-                change = self.changes.setdefault(at, [0, 0])
-                change[0] += sign * step.peak
-                change[1] += sign * step.objects
+        self.byte_micros += held.byte_micros
+        for at, peak, objects in held.changes:
+            change = self.changes.get(at)
+            if change is None:
+                self.changes[at] = [peak, objects]
+            else:
+                change[0] += peak
+                change[1] += objects
 
     def peaks(self) -> tuple[int, int]:
         """The most bytes and the most objects held at once (each at its own moment)."""
@@ -169,16 +205,17 @@ def usage_report(
         ]
         if not page:
             break
-        rows = session.scalars(repository.samples_in_period([b.id for b in page], start, stop_all)).all()
-        by_bucket = {bucket_id: list(found) for bucket_id, found in groupby(rows, lambda s: s.bucket_id)}
+        rows = session.execute(repository.samples_in_period([b.id for b in page], start, stop_all)).all()
+        by_bucket: dict[str, list[Observed]] = {
+            bucket_id: list(found) for bucket_id, found in groupby(rows, lambda s: s.bucket_id)
+        }
         for life in page:
             stop = min(stop_all, life.deleted_at) if life.deleted_at else stop_all
-            found = steps(by_bucket.get(life.id, []), start, stop)
+            found = hold(by_bucket.get(life.id, []), start, stop)
             lived = _micros(max(timedelta(0), stop - max(start, life.created_at)))
             key, fresh = _group_of(life, group_by)
             groups.setdefault(key, fresh).add(lived, found)
             total.add(lived, found)
-        session.expunge_all()  # the samples of this page are done with
         if len(page) < PAGE:
             break
         after = page[-1].id

@@ -46,10 +46,13 @@ def buckets_in_period(scope: Scope, start: datetime, end: datetime, after: str, 
     return readable(statement, Bucket, scope)
 
 
-def samples_in_period(bucket_ids: Sequence[str], start: datetime, end: datetime) -> Select[UsageSample]:
+SampleRow = Select[str, datetime, int, int | None, int]
+
+
+def samples_in_period(bucket_ids: Sequence[str], start: datetime, end: datetime) -> SampleRow:
     """The samples of these buckets in [start, end), and each one's last sample at or before
-    ``start`` (the value carried into the period), by bucket and time; ids come from
-    ``buckets_in_period``, so they are the caller's."""
+    ``start`` (the value carried into the period), by bucket and time: bucket, time, bytes, peak
+    bytes and objects. The ids come from ``buckets_in_period``, so they are the caller's."""
     ids = list(bucket_ids)
     carried = (
         select(UsageSample.bucket_id, func.max(UsageSample.at))
@@ -57,7 +60,13 @@ def samples_in_period(bucket_ids: Sequence[str], start: datetime, end: datetime)
         .group_by(UsageSample.bucket_id)
     )
     return (
-        select(UsageSample)
+        select(
+            UsageSample.bucket_id,
+            UsageSample.at,
+            UsageSample.bytes,
+            UsageSample.peak_bytes,
+            UsageSample.object_count,
+        )
         .where(
             UsageSample.bucket_id.in_(ids),
             or_(
