@@ -22,6 +22,8 @@ from loopback.client.options import Options, with_options
 from loopback.client.output import Column, human_bytes, shown
 
 PANEL = "Billing (API client)"
+# a date, or a date and time with or without its zone (2026-12-01T00:00:00Z); no zone is UTC
+TIMES = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M:%S"]
 
 
 def _places(value: Any) -> str:
@@ -48,10 +50,14 @@ def usage(
     options: Options,
     start: Annotated[
         datetime | None,
-        typer.Option("--from", help="the period's start, UTC unless it says; default: this month's first"),
+        typer.Option(
+            "--from",
+            formats=TIMES,
+            help="the period's start, UTC unless it says; default: this month's first day",
+        ),
     ] = None,
     end: Annotated[
-        datetime | None, typer.Option("--to", help="the period's end (excluded); default: now")
+        datetime | None, typer.Option("--to", formats=TIMES, help="the period's end (excluded); default: now")
     ] = None,
     group_by: Annotated[GroupBy, typer.Option("--group-by", help="what each row adds up")] = GroupBy.PROJECT,
 ) -> None:
