@@ -14,11 +14,13 @@ from sqlalchemy.engine import make_url
 from loopback.automation.queue import Automation, make_huey
 from loopback.automation.tasks import register_tasks
 from loopback.buckets.rounds import RoundLimits
+from loopback.buckets.samples import SampleCompaction
 from loopback.buckets.service import BucketService
 from loopback.credentials.maintenance import BucketKeyReleases
 from loopback.credentials.service import CredentialService
 from loopback.kit.db import Database
 from loopback.kit.files import PRIVATE_FILE, create_private_file, make_private_dir
+from loopback.kit.leases import RoundLeases
 from loopback.kit.secrets import SecretStore, load_keys, prove_secret_key
 from loopback.kit.settings import Settings
 from loopback.providers.service import ProviderService
@@ -48,7 +50,7 @@ class Runtime:
         providers.when_endpoint_changes(buckets.follow_region_endpoint)
         credentials = CredentialService(db, providers, secrets, buckets, automation.enqueue)
         buckets.keys = BucketKeyReleases()
-        register_tasks(automation, buckets, credentials, settings)
+        register_tasks(automation, buckets, credentials, settings, SampleCompaction(db, RoundLeases(db)))
         return cls(
             settings=settings,
             db=db,

@@ -7,13 +7,18 @@ through ``kit.enqueue.Enqueue`` and never import this module.
 from __future__ import annotations
 
 from loopback.automation.queue import Automation
+from loopback.buckets.samples import SampleCompaction
 from loopback.buckets.service import BucketService
 from loopback.credentials.service import CredentialService
 from loopback.kit.settings import Settings
 
 
 def register_tasks(
-    automation: Automation, buckets: BucketService, credentials: CredentialService, settings: Settings
+    automation: Automation,
+    buckets: BucketService,
+    credentials: CredentialService,
+    settings: Settings,
+    compaction: SampleCompaction,
 ) -> None:
     automation.register("bucket.reconcile", buckets.reconcile)
     automation.register("usage.sync", buckets.sync_usage)
@@ -33,6 +38,9 @@ def register_tasks(
     def maintain_keys() -> None:  # expiry, the end of rotations, legacy policy rewrites
         credentials.maintain()
 
+    def compact_samples() -> None:  # usage history: raw -> hourly -> daily (buckets/samples.py)
+        compaction.run()
+
     automation.register("bucket.resync", resync)
     automation.register("usage.sync_batch", sync_usage_batch)
     automation.register("credential.maintain", maintain_keys)
@@ -43,3 +51,4 @@ def register_tasks(
     automation.periodic("bucket.resync.periodic", resync_seconds, resync)
     automation.periodic("usage.sync_all", settings.usage_minutes * 60, sync_all_usage)
     automation.periodic("credential.maintain.periodic", resync_seconds, maintain_keys)
+    automation.periodic("usage.compact.periodic", 3600, compact_samples)

@@ -4,7 +4,7 @@ A bucket's usage is a step function ("sample and hold"): each sample's values ho
 until the bucket's next sample, and end where the bucket was deleted. Billing integrates that
 function over a period (``loopback.billing``), so what is kept must keep its integral:
 
-- every sync writes a ``raw`` sample (``record_samples``);
+- every sync writes a ``raw`` sample where the figures changed (``record_samples``);
 - samples older than ``RAW_DAYS`` are compacted to one ``hour`` row per whole hour, and ``hour``
   rows older than ``HOURLY_DAYS`` to one ``day`` row per whole day. A compacted row stands at the
   start of its hour or day and holds the time-weighted mean of the bytes in force during it (the
@@ -34,8 +34,6 @@ from fractions import Fraction
 from typing import Any, cast
 
 from sqlalchemy import BigInteger, PrimaryKeyConstraint, String, Table, delete, func, insert, select, text
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from loopback.kit.clock import utcnow
@@ -87,11 +85,20 @@ class Sample:
     multipart_bytes: int | None = None
 
 
-def record_samples(session: Session, samples: Sequence[Sample]) -> None:
-    """Write one raw sample each, in the caller's transaction; a sample already recorded for the
-    same bucket and time is left as it is, so a sync that runs twice writes each once."""
+def record_samples(session: Session, samples: Sequence[Sample]) -> int:
+    """Write a raw sample for each bucket whose figures differ from its latest row, in the caller's
+    transaction; answers how many were written.
+
+    A sample equal to the latest row adds nothing a sample-and-hold integral does not already hold,
+    so it is not written: an idle bucket synced every five minutes costs no rows (at a million
+    buckets that is 576 million raw rows kept for two days, otherwise). The latest row is always a
+    raw sample or a carry row (compaction leaves the newest hour alone), so it holds the figures in
+    force, never a mean. A sample already recorded for the same bucket and time is left as it is, so
+    a sync that runs twice writes each once.
+    """
     if not samples:
-        return
+        return 0
+    held = latest(session, [s.bucket_id for s in samples])
     rows = [
         {
             "bucket_id": s.bucket_id,
@@ -104,15 +111,48 @@ def record_samples(session: Session, samples: Sequence[Sample]) -> None:
             "multipart_bytes": s.multipart_bytes,
         }
         for s in samples
+        if held.get(s.bucket_id) != (s.object_count, s.bytes, s.noncurrent_bytes, s.multipart_bytes)
     ]
+    if not rows:
+        return 0
     table = cast(Table, UsageSample.__table__)
     dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
+    if dialect == "postgresql":  # each dialect's module is loaded where it is used: a replica needs one
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
         session.execute(postgresql_insert(table).on_conflict_do_nothing(), rows)
     elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
         session.execute(sqlite_insert(table).on_conflict_do_nothing(), rows)
     else:
         session.execute(insert(table), rows)
+    return len(rows)
+
+
+def latest(session: Session, bucket_ids: Sequence[str]) -> dict[str, tuple[int, int, int | None, int | None]]:
+    """Each bucket's figures in its newest row: one statement, a primary-key seek per bucket."""
+    if not bucket_ids:
+        return {}
+    newest = (
+        select(UsageSample.bucket_id, func.max(UsageSample.at).label("at"))
+        .where(UsageSample.bucket_id.in_(list(bucket_ids)))
+        .group_by(UsageSample.bucket_id)
+        .subquery()
+    )
+    found = session.execute(
+        select(
+            UsageSample.bucket_id,
+            UsageSample.object_count,
+            UsageSample.bytes,
+            UsageSample.noncurrent_bytes,
+            UsageSample.multipart_bytes,
+        ).join(newest, (UsageSample.bucket_id == newest.c.bucket_id) & (UsageSample.at == newest.c.at))
+    )
+    return {
+        row.bucket_id: (row.object_count, row.bytes, row.noncurrent_bytes, row.multipart_bytes)
+        for row in found
+    }
 
 
 # --- compaction ---------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from typing import Any
 
 from loopback.buckets import repository, rounds
 from loopback.buckets.rounds import RoundLimits
+from loopback.buckets.samples import Sample, record_samples
 from loopback.kit.clock import utcnow
 from loopback.kit.db import Database
 from loopback.kit.enqueue import Enqueue
@@ -100,8 +101,10 @@ class UsageSync:
             adapters = {row.provider_id: self._providers.adapter(session, row.provider_id) for row in targets}
         read_now = _collect(self._ask(targets, adapters), utcnow())
         if read_now:
+            samples = [Sample(row["b_id"], row["b_at"], row["b_count"], row["b_bytes"]) for row in read_now]
             with self._db.session() as session:
                 session.execute(repository.record_usage(), read_now)
+                record_samples(session, samples)  # the history billing integrates (buckets/samples.py)
         return len(read_now)
 
     def _ask(self, targets: Sequence[Any], adapters: Mapping[str, StorageProvider]) -> list[Call]:
