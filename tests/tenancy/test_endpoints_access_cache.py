@@ -8,9 +8,12 @@ prove that); a change the process cannot see, such as another replica's, holds w
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
+import anyio.to_thread
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event, update
 
@@ -56,6 +59,35 @@ def test_authentication_and_scope_cost_two_statements_cold_and_none_warm(runtime
     # the token with its user; the organization with the role and the project; the bucket
     assert len(reads) == 3, [s[s.find(" FROM ") :][:90] for s in reads]
     assert [s for s in warm if s.startswith("SELECT")] == [s for s in reads if "FROM buckets" in s], warm
+
+
+def test_a_warm_read_of_one_bucket_leaves_the_event_loop_once(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Authentication and scope answer from memory on the loop, and the route opens, uses and closes
+    its session in one worker thread: each hop to a thread costs milliseconds under load (issue 14)."""
+    app = create_app(runtime)
+    hops: list[str] = []
+    run_sync = anyio.to_thread.run_sync
+
+    async def counted(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        hops.append(getattr(function, "__qualname__", repr(function)))
+        return await run_sync(function, *args, **kwargs)
+
+    with TestClient(app, headers=OPERATOR_HEADERS) as client:
+        created = client.post(
+            BUCKETS, json={"name": "one-hop-read", "provider": "local", "region": "local-1"}
+        )
+        assert created.status_code == 202, created.text
+        one = f"{BUCKETS}/{created.json()['id']}"
+        app.state.access_cache.ttl = 60.0  # warm for the whole test, however slow the machine
+        assert client.get(one).status_code == 200
+        monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
+        answer = client.get(one)
+        missing = client.get(f"{BUCKETS}/bkt_missing")
+    assert answer.status_code == 200, answer.text
+    assert missing.status_code == 404, missing.text
+    assert len(hops) == 2, hops  # one each, the 404 included
 
 
 def test_a_revocation_the_process_cannot_see_holds_within_the_cache_time(

@@ -27,9 +27,11 @@ from loopback.tenancy.auth import (
     BucketsCreate,
     BucketsDelete,
     BucketsRead,
+    Db,
     DbSession,
     UsageRead,
     UsageRefresh,
+    in_session,
 )
 
 BucketsDep = Annotated[BucketService, Depends(from_state("buckets"))]
@@ -117,9 +119,9 @@ def list_buckets(
 
 
 @router.get(ONE, response_model=BucketOut)
-def get_bucket(bucket_id: str, scope: BucketsRead, buckets: BucketsDep, session: DbSession) -> BucketOut:
+async def get_bucket(bucket_id: str, scope: BucketsRead, buckets: BucketsDep, db: Db) -> BucketOut:
     """One bucket with its status, endpoint and usage."""
-    return BucketOut.of(buckets.get(session, scope, bucket_id))
+    return await in_session(db, lambda session: BucketOut.of(buckets.get(session, scope, bucket_id)))
 
 
 @router.delete(

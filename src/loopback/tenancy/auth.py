@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
-from typing import Annotated, Any, cast
+from typing import Annotated, Any, TypeVar, cast
 
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -44,22 +44,48 @@ bearer = HTTPBearer(auto_error=False, description="an API token: `Authorization:
 
 PERMISSION_OF: dict[Callable[..., Any], str] = {}
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+T = TypeVar("T")
 
 
 async def get_session(db: Annotated[Database, Depends(from_state("db"))]) -> AsyncIterator[Session]:
-    """The request's session. Opening one does no I/O, so it happens on the event loop; closing it
-    gives its connection back to the pool (a rollback), in a worker thread."""
+    """The request's session. Opening one does no I/O, so it happens on the event loop; so does
+    closing one that never began a transaction. Closing one that did gives its connection back
+    to the pool (a rollback), in a worker thread."""
     sessions = db.request_session()
     session = sessions.__enter__()
     try:
         yield session
     except BaseException as error:
-        await run_in_threadpool(sessions.__exit__, type(error), error, error.__traceback__)
+        await _close(session, sessions.__exit__, type(error), error, error.__traceback__)
         raise
-    await run_in_threadpool(sessions.__exit__, None, None, None)
+    await _close(session, sessions.__exit__, None, None, None)
+
+
+async def _close(session: Session, close: Callable[..., object], *args: Any) -> None:
+    if session.in_transaction():
+        await run_in_threadpool(close, *args)
+    else:
+        close(*args)
 
 
 DbSession = Annotated[Session, Depends(get_session)]
+Db = Annotated[Database, Depends(from_state("db"))]
+
+
+async def in_session(db: Database, work: Callable[[Session], T]) -> T:
+    """``work`` in a request session that is opened, used and closed in one worker thread: the one
+    hop off the event loop of an ``async`` route, where a ``def`` route over ``DbSession`` takes
+    three (itself, FastAPI's check of its answer in another thread, and closing the session).
+
+    ``work`` answers what the response is made of, never rows: closing the session expires them.
+    A change it leaves uncommitted is ``UncommittedChange``, as in any request session.
+    """
+
+    def run() -> T:
+        with db.request_session() as session:
+            return work(session)
+
+    return await run_in_threadpool(run)
 
 
 def client_address(request: Request) -> str:
@@ -70,16 +96,19 @@ def access_cache(request: Request) -> AccessCache:
     return cast(AccessCache, request.app.state.access_cache)
 
 
+def database(request: Request) -> Database:
+    return cast(Database, request.app.state.db)
+
+
 async def current_principal(
-    request: Request,
-    session: DbSession,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> Principal:
     """The caller of a route that needs a token; only failures count toward the address's limit.
 
     A valid token authenticates whatever its address did before; a missing, unknown, revoked or
     expired one answers 401, or 429 once the address has used up its failed attempts. A token seen
-    within the last second is answered from the access cache, with no statement and no thread.
+    within the last second is answered from the access cache, with no statement and no thread;
+    another is read in a session of its own, in one worker thread.
     """
     limiter = cast(FailedAuthLimiter, request.app.state.auth_limiter)
     address = client_address(request)
@@ -94,7 +123,8 @@ async def current_principal(
         return replace(known, request_id=request_id, client_address=address)
     generation = cache.generation
     try:
-        principal: Principal = await run_in_threadpool(authenticate, session, credentials.credentials)
+        token = credentials.credentials
+        principal = await in_session(database(request), lambda session: authenticate(session, token))
     except Unauthorized:
         await run_in_threadpool(limiter.failed, address)
         raise
@@ -155,15 +185,15 @@ def requires(name: str) -> Callable[..., Any]:
             raise
         return principal
 
-    async def reach_of(
-        request: Request, principal: Principal, session: Session, org: str, project: str | None
-    ) -> Reach:
+    async def reach_of(request: Request, principal: Principal, org: str, project: str | None) -> Reach:
         cache = access_cache(request)
         key = ("reach", principal.token_id, org, project)
         known = cache.get(key)
         if known is None:
             generation = cache.generation
-            known = await run_in_threadpool(resolve_reach, session, principal, org, project)
+            known = await in_session(
+                database(request), lambda session: resolve_reach(session, principal, org, project)
+            )
             cache.put(key, known, generation)
         return cast(Reach, known)
 
@@ -171,9 +201,8 @@ def requires(name: str) -> Callable[..., Any]:
         request: Request,
         org: Annotated[str, Path(description="organization slug")],
         principal: CurrentPrincipal,
-        session: DbSession,
     ) -> OrganizationScope:
-        reach = await reach_of(request, principal, session, org, None)
+        reach = await reach_of(request, principal, org, None)
         try:
             return admit_organization(principal, reach, entry)
         except Forbidden as error:
@@ -185,9 +214,8 @@ def requires(name: str) -> Callable[..., Any]:
         org: Annotated[str, Path(description="organization slug")],
         project: Annotated[str, Path(description="project slug")],
         principal: CurrentPrincipal,
-        session: DbSession,
     ) -> ProjectScope:
-        reach = await reach_of(request, principal, session, org, project)
+        reach = await reach_of(request, principal, org, project)
         try:
             return admit_project(principal, reach, entry)
         except Forbidden as error:
