@@ -6,15 +6,18 @@ Nothing else in ``src/`` selects ``Bucket`` or ``BucketEvent`` (tests/architectu
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Select, Table, Update, bindparam, func, select, update
+from sqlalchemy import BindParameter, Select, Table, Update, bindparam, func, select, update
 
 from loopback.buckets.models import Bucket, BucketEvent, BucketStatus, BucketTotals
 from loopback.kit.scoping import Scope, readable
 from loopback.providers.models import Provider, Region
+from loopback.tenancy.access import ProjectScope
 from loopback.tenancy.models import Project
 
 # --- a tenant's reads: always within the caller's scope -----------------------------------------
@@ -33,6 +36,28 @@ def in_scope(scope: Scope) -> Select[Bucket, str, str]:
     """The scope's buckets with their names; every tenant read of buckets starts here."""
     statement: Select[Bucket, str, str] = readable(with_names(), Bucket, scope)
     return statement
+
+
+def one_in_scope(scope: ProjectScope, bucket_id: str) -> tuple[Select[Bucket, str, str], dict[str, str]]:
+    """One bucket of the scope with its names, as a statement and its parameters: the statement is
+    built once and its ids bound at each execution, which spares a request building it anew."""
+    parameters = {"organization_id": scope.organization_id, "project_id": scope.project_id}
+    return _one_in_bound_scope(), {**parameters, "bucket_id": bucket_id}
+
+
+@functools.cache
+def _one_in_bound_scope() -> Select[Bucket, str, str]:
+    bound = cast(Scope, _BoundScope(bindparam("organization_id"), bindparam("project_id")))
+    statement: Select[Bucket, str, str] = readable(with_names(), Bucket, bound)
+    return statement.where(Bucket.id == bindparam("bucket_id"))
+
+
+@dataclass(frozen=True)
+class _BoundScope:
+    """A scope whose ids are parameters, so that one statement serves every caller."""
+
+    organization_id: BindParameter[str]
+    project_id: BindParameter[str]
 
 
 def current_ids(scope: Scope) -> Select[str]:

@@ -273,7 +273,7 @@ class BucketService:
         return listing.numbered_page(session, scope, page, per_page)
 
     def get(self, session: Session, scope: ProjectScope, bucket_id: str) -> BucketView:
-        row = session.execute(repository.in_scope(scope).where(Bucket.id == bucket_id)).first()
+        row = session.execute(*repository.one_in_scope(scope, bucket_id)).first()
         if row is None:
             raise NotFound(f"bucket {bucket_id} does not exist in project {scope.project_slug!r}")
         return BucketView(*row)
