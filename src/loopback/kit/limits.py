@@ -67,6 +67,8 @@ def _media_type(scope: Scope) -> str:
 
 def body_problems(media_type: str, body: bytes) -> list[FieldProblem]:
     """Unstorable fields of a JSON or form body; a body that does not parse is left to the route."""
+    if not body:  # most requests (every GET): nothing to parse, and no failed parse to pay for
+        return []
     fields: list[str] = []
     if media_type in ("", "application/json") or media_type.endswith("+json"):
         # FastAPI reads a body without a Content-Type as JSON too.

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import random
 import re
-import secrets
 from contextvars import ContextVar
 
 from starlette.datastructures import MutableHeaders
@@ -27,6 +27,14 @@ def request_id_of(scope: Scope) -> str | None:
     return str(value) if value is not None else None
 
 
+def new_request_id() -> str:
+    """``req_`` and 24 hex digits. An id names a request, it guards nothing, so it comes from the
+    process's seeded generator (reseeded in a forked child) rather than ``secrets``: reading the
+    OS's randomness is a system call that gives up the GIL on the event loop, and under load the
+    loop then waits for a worker thread to hand it back."""
+    return f"req_{random.getrandbits(96):024x}"
+
+
 class RequestIdMiddleware:
     """Keep a well-formed ``X-Request-ID`` from the caller, or make one; echo it on the response."""
 
@@ -38,7 +46,7 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send)
             return
         given = dict(scope["headers"]).get(REQUEST_ID_HEADER.lower().encode(), b"").decode("latin-1")
-        request_id = given if _ACCEPTABLE.match(given) else "req_" + secrets.token_hex(12)
+        request_id = given if _ACCEPTABLE.match(given) else new_request_id()
         scope.setdefault("state", {})["request_id"] = request_id
         token = _current_request_id.set(request_id)
 
