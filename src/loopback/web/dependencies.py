@@ -24,7 +24,7 @@ from loopback.kit.requests import request_id_of
 from loopback.kit.services import from_state
 from loopback.runtime import Runtime
 from loopback.tenancy import repository
-from loopback.tenancy.access import Principal, ProjectScope, authenticate
+from loopback.tenancy.access import OrganizationScope, Principal, ProjectScope, authenticate
 from loopback.tenancy.auth import DbSession, client_address, record_refusal
 from loopback.tenancy.models import Organization, Project
 from loopback.tenancy.permissions import Permission, Role, Scope, allows, allows_capped, permission
@@ -149,6 +149,19 @@ def _admit(entry: Permission, role: str, cap: str | None) -> None:
         )
 
 
+def _reached(reach: Sequence[Reached], principal: Principal, org_slug: str) -> tuple[Reached, str]:
+    """The organization of the path and the caller's role there; 404 when it is not the caller's:
+    missing, deleted, not a member, or another organization than a project token's."""
+    reached = next((r for r in reach if r.organization.slug == org_slug), None)
+    if (
+        reached is None
+        or reached.role is None
+        or (principal.is_project_token and principal.token_organization_id != reached.organization.id)
+    ):
+        raise NotFound(f"organization {org_slug!r} does not exist")
+    return reached, reached.role
+
+
 def resolve_scope(
     reach: Sequence[Reached], principal: Principal, org_slug: str, project_slug: str, entry: Permission
 ) -> ProjectScope:
@@ -157,24 +170,45 @@ def resolve_scope(
     The same checks in the same order: the organization (live, the project token's, a member's),
     then the project (live, the project token's), then the role and the token's cap.
     """
-    reached = next((r for r in reach if r.organization.slug == org_slug), None)
-    if (
-        reached is None
-        or reached.role is None
-        or (principal.is_project_token and principal.token_organization_id != reached.organization.id)
-    ):
-        raise NotFound(f"organization {org_slug!r} does not exist")
+    reached, role = _reached(reach, principal, org_slug)
     project = next((p for p in reached.projects if p.slug == project_slug), None)
     if project is None or (principal.is_project_token and principal.token_project_id != project.id):
         raise NotFound(f"project {project_slug!r} does not exist in organization {org_slug!r}")
-    _admit(entry, reached.role, token_cap(principal))
+    _admit(entry, role, token_cap(principal))
     return ProjectScope(
         principal=principal,
         organization_id=reached.organization.id,
         organization_slug=reached.organization.slug,
-        role=reached.role,
+        role=role,
         project_id=project.id,
         project_slug=project.slug,
+    )
+
+
+def resolve_organization(
+    reach: Sequence[Reached], principal: Principal, org_slug: str, entry: Permission
+) -> OrganizationScope:
+    """``organization_scope`` decided from what the caller reaches, with the same answers: 404 for an
+    organization that is not the caller's (a project token's other organizations included), then 403
+    for a project token (organization permissions need a personal token), a role or a cap too small."""
+    reached, role = _reached(reach, principal, org_slug)
+    if principal.is_project_token:
+        raise Forbidden(
+            f"a project token acts inside its project only; {entry.name!r} is an organization permission",
+            permission=entry.name,
+        )
+    _admit(entry, role, token_cap(principal))
+    return OrganizationScope(principal, reached.organization.id, reached.organization.slug, role)
+
+
+def organizations_granting(reach: Sequence[Reached], principal: Principal, name: str) -> frozenset[str]:
+    """The slugs of the organizations where ``resolve_organization`` would admit ``name``."""
+    if principal.is_project_token:
+        return frozenset()
+    return frozenset(
+        r.organization.slug
+        for r in reach
+        if r.role is not None and allows_capped(r.role, token_cap(principal), name)
     )
 
 
@@ -224,6 +258,23 @@ class Console:
         self._locate(org, project, scope.role)
         return scope
 
+    def organization(self, org: str, name: str) -> OrganizationScope:
+        """The organization scope for permission ``name``, as the API resolves it (404 or 403)."""
+        entry = permission(name)
+        assert entry.scope is Scope.ORGANIZATION, name
+        reach = self.reach if self.reach is not None else read_reach(self.session, self.principal, org)
+        chrome: Chrome | None = getattr(self.request.state, "chrome", None)
+        if chrome is not None:  # no project here: the header says whose page it is
+            self.request.state.chrome = dataclasses.replace(chrome, organization=org)
+        try:
+            scope = resolve_organization(reach, self.principal, org, entry)
+        except Forbidden as error:
+            record_refusal(self.request, self.principal, entry, error, org)
+            raise
+        if chrome is not None:
+            self.request.state.chrome = dataclasses.replace(chrome, organization=org, role=scope.role)
+        return scope
+
     def can(self, scope: ProjectScope, name: str) -> bool:
         """Whether the same check would admit ``name`` here: what a page offers, it allows.
 
@@ -262,8 +313,12 @@ SignedIn = Annotated[Console, Depends(signed_in)]
 
 def with_chrome(console: SignedIn) -> Console:
     """``signed_in`` for pages: also who and where, for the header and its project switcher."""
+    places = console.places()
     console.request.state.chrome = Chrome(
-        email=console.principal.email, csrf=console.visit.csrf, places=console.places()
+        email=console.principal.email,
+        csrf=console.visit.csrf,
+        places=places,
+        billing=organizations_granting(console.reach or [], console.principal, "billing.read"),
     )
     return console
 

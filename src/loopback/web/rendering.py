@@ -108,6 +108,14 @@ class Chrome:
     places: list[Place]
     here: Place | None = None
     role: str | None = None
+    organization: str | None = None  # an organization's own page (billing): no project is here
+    billing: frozenset[str] = frozenset()  # organizations whose billing page the caller may open
+
+    @property
+    def billing_here(self) -> str | None:
+        """The billing page of the organization shown, when the caller may open it."""
+        slug = self.here.organization if self.here else self.organization
+        return f"{CONSOLE}/{slug}/_billing" if slug in self.billing else None
 
 
 PAGE_DEFAULTS: dict[str, Any] = {

@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse
 from loopback.buckets import repository as bucket_rows
 from loopback.buckets.models import BucketStatus, DesiredState
 from loopback.buckets.service import BucketView
+from loopback.kit.clock import utcnow
 from loopback.kit.errors import Conflict, Invalid
 from loopback.tenancy.access import ProjectScope
 from loopback.web.dependencies import Console, Page, PostedForm, bucket_path, redirect
@@ -26,6 +27,7 @@ from loopback.web.rendering import CONSOLE, console_router, render
 from loopback.web.session import drop_once, has_once, take_once
 from loopback.web.snippets import connection_snippets
 from loopback.web.timeline import history
+from loopback.web.usage_chart import UsageLine
 
 router = console_router()
 
@@ -72,6 +74,7 @@ def _bucket_page(
         shown.access_key_id if shown else (usable[-1].credential.access_key_id if usable else None)
     )
     busy = view.bucket.status in BUSY
+    gone = view.bucket.status == BucketStatus.DELETED  # no usage, endpoint or snippets to show
     replaceable = (
         view.bucket.status in REPLACEABLE_HERE
         and view.bucket.superseded_by_id is None
@@ -87,7 +90,8 @@ def _bucket_page(
         busy=busy,
         ready=view.bucket.status == BucketStatus.READY,
         being_deleted=view.bucket.desired_state == DesiredState.ABSENT,
-        gone=view.bucket.status == BucketStatus.DELETED,  # no usage, endpoint or snippets to show
+        gone=gone,
+        usage_line=None if gone else UsageLine.of(session, view.bucket.id, view.bucket.created_at, utcnow()),
         replacement=Placements.read(runtime, session) if replaceable else None,
         events=history(events, keys),
         keys=keys,

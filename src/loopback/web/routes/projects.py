@@ -14,6 +14,7 @@ from loopback.buckets.models import DeletionPolicy
 from loopback.buckets.service import BucketService
 from loopback.kit.errors import Conflict, Invalid
 from loopback.tenancy.access import ProjectScope
+from loopback.tenancy.permissions import allows
 from loopback.web.dependencies import Console, Page, PostedForm, bucket_path, redirect
 from loopback.web.following import BUSY, NO_SCRIPT_REFRESH, fingerprint
 from loopback.web.forms import BucketForm, field_errors
@@ -31,7 +32,11 @@ def home(console: Page) -> Response:
     """The first project the caller can open; the switcher in the header reaches the others."""
     chrome: Chrome = console.request.state.chrome
     if chrome.places:
-        return redirect(_opening_place(console, chrome.places).path)
+        place = _opening_place(console, chrome.places)
+        role = next((r.role for r in console.reach or [] if r.organization.slug == place.organization), None)
+        if role is not None and not allows(role, "buckets.read") and place.organization in chrome.billing:
+            return redirect(f"{CONSOLE}/{quote(place.organization)}/_billing")  # the billing role's page
+        return redirect(place.path)
     return render(console.request, "welcome.html")
 
 
