@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any, cast
 
@@ -17,11 +18,11 @@ from sqlalchemy.orm import Session
 
 from loopback.buckets import reconcile
 from loopback.buckets import service as bucket_service
-from loopback.buckets.models import Bucket, BucketEvent
+from loopback.buckets.models import Bucket, BucketEvent, DesiredState
 from loopback.kit.clock import utcnow
 from loopback.kit.ports import free_ports
 from loopback.providers import s3
-from loopback.providers.base import CREDENTIALS_REFUSED, RegionSpec, StorageProvider
+from loopback.providers.base import CREDENTIALS_REFUSED, Placement, RegionSpec, StorageProvider
 from loopback.providers.seaweedfs import EmbeddedSeaweedFS
 from loopback.runtime import Runtime
 from tests.buckets.fakes import RecordingProviders, RecordingQueue, buckets_with, client_over
@@ -308,6 +309,64 @@ def test_a_provider_call_longer_than_the_lease_keeps_its_claim(
     assert events(runtime, bucket_id) == ["created", "provisioning", "ready"]
     rechecks = [delay for task, _, delay in queue.asked if delay is not None]
     assert len(rechecks) >= 1 + 10  # the claim's and one per renewal (every 0.2 s for 3 s)
+
+
+def test_a_request_newer_than_the_claim_is_not_recorded_as_done(runtime: Runtime) -> None:
+    providers = StallingProviders(runtime)
+    queue = RecordingQueue()
+    buckets = buckets_with(runtime, queue, providers)
+    with runtime.db.session() as session:
+        scope = operator_scope(session)
+        bucket_id = buckets.create(session, scope, unique_bucket_name("newer"), "local", "local-1").bucket.id
+    run = threading.Thread(target=buckets.reconcile, args=(bucket_id,))
+    run.start()
+    try:
+        wait_for(lambda: providers.entered == 1, timeout=10)
+        with runtime.db.session() as session:  # a change arrives while the provider works
+            bucket = session.get(Bucket, bucket_id)
+            assert bucket is not None
+            bucket.generation += 1
+    finally:
+        providers.go.set()
+        run.join(timeout=30)
+    seen = row(runtime, bucket_id)
+    assert (seen.status, seen.observed_generation, seen.claimed_until) == ("provisioning", 0, None)
+    assert events(runtime, bucket_id) == ["created", "provisioning"]
+    assert queue.asked[-1] == ("bucket.reconcile", (bucket_id,), None)  # the newer one comes next
+    buckets.reconcile(bucket_id)
+    seen = row(runtime, bucket_id)
+    assert (seen.status, seen.observed_generation, seen.claimed_until) == ("ready", 2, None)
+    assert events(runtime, bucket_id) == ["created", "provisioning", "ready"]
+
+
+def test_one_thread_renews_every_held_claim_until_its_run_ends(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(reconcile, "RENEW_SECONDS", 0.05)
+    renewed: list[str] = []
+    threads: set[threading.Thread] = set()
+    lost = {"taken"}  # this claim's lease was taken over: renewing it stops at the first refusal
+
+    def renew(claim: reconcile.Claim) -> reconcile.Claim | None:
+        renewed.append(claim.bucket_id)
+        threads.add(threading.current_thread())
+        if claim.bucket_id in lost:
+            return None
+        return replace(claim, lease=claim.lease + timedelta(seconds=1))
+
+    def claim(bucket_id: str) -> reconcile.Claim:
+        return reconcile.Claim(
+            bucket_id, 1, DesiredState.PRESENT, cast(StorageProvider, None), bucket_id, "r", "e",
+            Placement("org", "project", None), retain=False, force=False, releases=[], lease=utcnow(),
+        )  # fmt: skip
+
+    renewals = reconcile.Renewals(renew)
+    with renewals.hold(claim("kept")) as kept, renewals.hold(claim("taken")):
+        wait_for(lambda: renewed.count("kept") >= 3, timeout=10)
+    assert len(threads) == 1  # one thread renews both, none is started per run
+    assert renewed.count("taken") == 1
+    assert kept.claim.lease > claim("kept").lease  # the run records against the lease renewed last
+    ended = len(renewed)
+    time.sleep(0.2)
+    assert len(renewed) == ended, "a claim was renewed after its run ended"
 
 
 @contextmanager

@@ -6,6 +6,7 @@ revoked on a bucket) all write these, so the one writer sits below every one of 
 
 from __future__ import annotations
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from loopback.buckets.models import Bucket, BucketEvent
@@ -15,4 +16,14 @@ from loopback.kit.ids import new_id
 def record_event(session: Session, bucket: Bucket, kind: str, reason: str | None = None) -> None:
     session.add(
         BucketEvent(id=new_id("bev"), bucket_id=bucket.id, kind=kind, status=bucket.status, reason=reason)
+    )
+
+
+def add_event(session: Session, bucket_id: str, kind: str, status: str, reason: str | None = None) -> None:
+    """``record_event`` as one INSERT sent now, for a writer that changed the bucket with a statement
+    rather than through a loaded row (the reconcile's claim and its outcome)."""
+    session.execute(
+        insert(BucketEvent).values(
+            id=new_id("bev"), bucket_id=bucket_id, kind=kind, status=status, reason=reason
+        )
     )

@@ -16,24 +16,25 @@ was lost (the queue was down, the worker died before it claimed) is found again 
 from __future__ import annotations
 
 import logging
+import math
 import random
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from types import TracebackType
 
-from sqlalchemy import update
+from sqlalchemy import ColumnElement, Executable, case, select, update
 from sqlalchemy.orm import Session
 
 from loopback.buckets import repository
-from loopback.buckets.events import record_event
+from loopback.buckets.events import add_event, record_event
 from loopback.buckets.keys import BucketKeys, KeyRelease, NoKeys
 from loopback.buckets.models import Bucket, BucketStatus, DeletionPolicy, DesiredState
 from loopback.kit.clock import utcnow
 from loopback.kit.db import Database
 from loopback.kit.enqueue import Enqueue
-from loopback.kit.heartbeat import Heartbeat
 from loopback.providers.base import Placement, ProviderError, StorageProvider
 from loopback.providers.models import Region
 from loopback.providers.service import ProviderService
@@ -100,6 +101,7 @@ class Reconciler:
         self._enqueue = enqueue
         self._retries = retries
         self.keys: BucketKeys = NoKeys()
+        self._renewals = Renewals(self.renew)
 
     def enqueue(self, bucket_id: str, delay: float | None = None) -> None:
         """Ask for a reconcile of ``bucket_id`` after its change was committed; never fails the caller."""
@@ -121,9 +123,9 @@ class Reconciler:
             claim.generation,
             claim.desired,
         )
-        with ClaimHeartbeat(self, claim) as heartbeat:
+        with self._renewals.hold(claim) as held:
             failure = self._attempt(claim)
-        claim = heartbeat.claim  # with the lease it renewed last
+        claim = held.claim  # with the lease it renewed last
         if failure is not None:
             self._record_failure(claim, failure)
             return
@@ -181,58 +183,102 @@ class Reconciler:
     def _claim(self, bucket_id: str) -> Claim | None:
         """Claim the bucket's current generation for ``CLAIM_SECONDS``, or ``None`` when there is
         nothing to do now: nothing is ahead, a retry is scheduled later, or another run holds it
-        (and renews it, and schedules its own re-check)."""
+        (and renews it, and schedules its own re-check).
+
+        The claim is one conditional UPDATE that answers what the run needs (RETURNING): the
+        database tests every condition on the row it locks, so two runs never both claim. A
+        create's first run moves the bucket to ``provisioning`` in that same statement; any other
+        run (a retry, a delete, a take-over) finds no row to move and claims with the second one.
+        """
+        now = utcnow()
+        lease = now + timedelta(seconds=CLAIM_SECONDS)
+        claimable = (
+            Bucket.id == bucket_id,
+            Bucket.status != BucketStatus.DELETED,
+            Bucket.generation != Bucket.observed_generation,
+            # a retry scheduled for later: that retry or the resync comes back
+            Bucket.next_attempt_at.is_(None) | (Bucket.next_attempt_at <= now + timedelta(seconds=1)),
+            Bucket.claimed_until.is_(None) | (Bucket.claimed_until < now),
+        )
         with self._db.session() as session:
-            bucket = session.get(Bucket, bucket_id)
-            if bucket is None or bucket.status == BucketStatus.DELETED:
-                return None
-            if bucket.generation == bucket.observed_generation:
-                return None
-            now = utcnow()
-            if bucket.next_attempt_at is not None and bucket.next_attempt_at > now + timedelta(seconds=1):
-                return None  # a retry is scheduled for later; that retry or the resync comes back
-            generation, held_until = bucket.generation, bucket.claimed_until
-            lease = now + timedelta(seconds=CLAIM_SECONDS)
-            claimed = session.execute(
-                update(Bucket)
-                .where(
-                    Bucket.id == bucket_id,
-                    Bucket.generation == generation,
-                    Bucket.observed_generation != generation,  # a run that finished meanwhile did it
-                    (Bucket.claimed_until.is_(None)) | (Bucket.claimed_until < now),
-                )
-                .values(claimed_until=lease)
-                .execution_options(synchronize_session=False)
+            starting = self._claim_statement(
+                (
+                    *claimable,
+                    Bucket.desired_state == DesiredState.PRESENT,
+                    Bucket.status != BucketStatus.PROVISIONING,
+                ),
+                claimed_until=lease,
+                status=BucketStatus.PROVISIONING,
+                status_reason=None,
             )
-            if getattr(claimed, "rowcount", 0) != 1:
-                self._come_back_if_running_out(bucket_id, held_until, now)
+            claimed = session.execute(starting).one_or_none()
+            started = claimed is not None
+            if claimed is None:
+                claimed = session.execute(self._claim_statement(claimable, claimed_until=lease)).one_or_none()
+            if claimed is None:
+                bucket = session.get(Bucket, bucket_id)
+                if (
+                    bucket is not None
+                    and bucket.status != BucketStatus.DELETED
+                    and bucket.generation != bucket.observed_generation
+                    and (
+                        bucket.next_attempt_at is None or bucket.next_attempt_at <= now + timedelta(seconds=1)
+                    )
+                ):
+                    self._come_back_if_running_out(bucket_id, bucket.claimed_until, now)
                 return None  # another run holds it, and re-enqueues if there is more to do
             # Scheduled before the claim commits, so no claim stands without its re-check (one
             # scheduled for a claim that then rolled back finds nothing to take over).
             self._recheck_after_lease(bucket_id)
-            desired = DesiredState(bucket.desired_state)
-            region = session.get(Region, bucket.region_id)
-            assert region is not None
-            adapter = self._providers.adapter(session, bucket.provider_id)
-            if desired == DesiredState.PRESENT and bucket.status != BucketStatus.PROVISIONING:
-                bucket.status = BucketStatus.PROVISIONING
-                bucket.status_reason = None
-                record_event(session, bucket, "provisioning")
-            releases = self.keys.releases(session, bucket.id) if desired == DesiredState.ABSENT else []
+            desired = DesiredState(claimed.desired_state)
+            adapter = self._providers.adapter(session, claimed.provider_id)
+            if started:
+                add_event(session, bucket_id, "provisioning", BucketStatus.PROVISIONING)
+            releases = self.keys.releases(session, bucket_id) if desired == DesiredState.ABSENT else []
             return Claim(
                 bucket_id=bucket_id,
-                generation=generation,
+                generation=claimed.generation,
                 desired=desired,
                 adapter=adapter,
-                name=bucket.name,
-                region=region.code,
-                endpoint=region.endpoint,
-                placement=bucket.placement,
-                retain=bucket.deletion_policy == DeletionPolicy.RETAIN,
-                force=bucket.force_delete,
+                name=claimed.name,
+                region=claimed.region_code,
+                endpoint=claimed.region_endpoint,
+                placement=Placement(claimed.organization_id, claimed.project_id, claimed.slot),
+                retain=claimed.deletion_policy == DeletionPolicy.RETAIN,
+                force=claimed.force_delete,
                 releases=releases,
                 lease=lease,
             )
+
+    @staticmethod
+    def _claim_statement(where: tuple[ColumnElement[bool], ...], **values: object) -> Executable:
+        """A conditional UPDATE of one bucket answering what a claimed run reads of it and its region."""
+        region = Region.__table__
+        return (
+            update(Bucket)
+            .where(*where)
+            .values(**values)
+            .returning(
+                Bucket.generation,
+                Bucket.desired_state,
+                Bucket.name,
+                Bucket.provider_id,
+                Bucket.organization_id,
+                Bucket.project_id,
+                Bucket.slot,
+                Bucket.deletion_policy,
+                Bucket.force_delete,
+                select(region.c.code)
+                .where(region.c.id == Bucket.region_id)
+                .scalar_subquery()
+                .label("region_code"),
+                select(region.c.endpoint)
+                .where(region.c.id == Bucket.region_id)
+                .scalar_subquery()
+                .label("region_endpoint"),
+            )
+            .execution_options(synchronize_session=False)
+        )
 
     @classmethod
     def _attempt(cls, claim: Claim) -> ProviderError | None:
@@ -265,6 +311,8 @@ class Reconciler:
         adapter.delete_bucket(claim.name, region, placement)
 
     def _record_done(self, claim: Claim) -> None:
+        if claim.desired == DesiredState.PRESENT and self._record_ready(claim):
+            return
         with self._release(claim) as outcome:
             if outcome is None:
                 return
@@ -284,6 +332,34 @@ class Reconciler:
                 bucket.deleted_at = utcnow()
                 record_event(session, bucket, "released" if claim.retain else "deleted")
                 log.info("bucket %s (%s) is deleted", claim.bucket_id, claim.name)
+
+    def _record_ready(self, claim: Claim) -> bool:
+        """Record a created bucket as ``ready`` in one UPDATE guarded by the claimed generation, and
+        its event; the claim is released when it is still this run's. False when a newer request
+        arrived meanwhile (or the row is gone): then ``_release`` decides, as for any outcome."""
+        with self._db.session() as session:
+            done = session.execute(
+                update(Bucket)
+                .where(Bucket.id == claim.bucket_id, Bucket.generation == claim.generation)
+                .values(
+                    observed_generation=claim.generation,
+                    attempts=0,
+                    next_attempt_at=None,
+                    status_reason=None,
+                    status=BucketStatus.READY,
+                    endpoint=claim.endpoint,
+                    # not a claim another run took over since: that run releases its own
+                    claimed_until=case(
+                        (Bucket.claimed_until == claim.lease, None), else_=Bucket.claimed_until
+                    ),
+                )
+                .execution_options(synchronize_session=False)
+            )
+            if getattr(done, "rowcount", 0) != 1:
+                return False
+            add_event(session, claim.bucket_id, "ready", BucketStatus.READY)
+        log.info("bucket %s (%s) is ready at %s", claim.bucket_id, claim.name, claim.endpoint)
+        return True
 
     def _record_failure(self, claim: Claim, error: ProviderError) -> None:
         """Record a failed run for the tenant and tell the operator.
@@ -344,31 +420,91 @@ class Reconciler:
             self.enqueue(claim.bucket_id)
 
 
-class ClaimHeartbeat:
-    """Renews one claim's lease every ``RENEW_SECONDS`` while its provider calls run; ``claim``
-    holds the lease it renewed last, which the outcome is recorded against."""
+@dataclass(eq=False)
+class Held:
+    """A claim whose provider calls run: ``claim`` holds the lease renewed last, which the outcome
+    is recorded against. Its lock is held while it is renewed, so a run that ends waits for a
+    renewal under way and none begins after it."""
 
-    def __init__(self, reconciler: Reconciler, claim: Claim) -> None:
-        self._reconciler = reconciler
-        self.claim = claim
-        self._heartbeat = Heartbeat(f"lease-{claim.bucket_id}", lambda: RENEW_SECONDS, self._renew)
+    claim: Claim
+    due: float  # time.monotonic() of its next renewal
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    ended: bool = False
 
-    def __enter__(self) -> ClaimHeartbeat:
-        self._heartbeat.__enter__()
-        return self
 
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        self._heartbeat.__exit__(kind, error, trace)
+class Renewals:
+    """Renews the lease of every claim whose provider calls run, every ``RENEW_SECONDS``, from one
+    thread per reconciler rather than one per run: a run only registers its claim, and never waits
+    for a thread to start (under a busy interpreter that wait alone took milliseconds). The thread
+    starts with the first claim and ends after ``IDLE_SECONDS`` with none held."""
 
-    def _renew(self) -> bool:
-        renewed = self._reconciler.renew(self.claim)
-        if renewed is None:
-            log.warning(
-                "bucket %s: the claim ran out and another run took it; both act, idempotently",
-                self.claim.bucket_id,
-            )
-            return False
-        self.claim = renewed
-        return True
+    IDLE_SECONDS = 30.0
+
+    def __init__(self, renew: Callable[[Claim], Claim | None]) -> None:
+        self._renew = renew
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._held: set[Held] = set()
+        self._thread: threading.Thread | None = None
+        self._wakes_at = math.inf
+
+    @contextmanager
+    def hold(self, claim: Claim) -> Iterator[Held]:
+        held = Held(claim, time.monotonic() + RENEW_SECONDS)
+        with self._lock:
+            self._held.add(held)
+            start = self._thread is None
+            if start:
+                self._thread = threading.Thread(target=self._run, name="lease-renewals", daemon=True)
+            elif held.due < self._wakes_at:
+                self._changed.notify()
+        if start:
+            assert self._thread is not None
+            self._thread.start()
+        try:
+            yield held
+        finally:
+            with held.lock:
+                held.ended = True
+            with self._lock:
+                self._held.discard(held)
+
+    def _run(self) -> None:
+        idle_since = time.monotonic()
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                due = [held for held in self._held if held.due <= now]
+                if not due:
+                    if self._held:
+                        idle_since = now
+                    elif now - idle_since >= self.IDLE_SECONDS:
+                        self._thread = None
+                        return
+                    # a claim lost to another run is due never: look again at the idle limit
+                    self._wakes_at = min([held.due for held in self._held] + [now + self.IDLE_SECONDS])
+                    self._changed.wait(max(self._wakes_at - now, 0.0))
+                    self._wakes_at = math.inf
+                    continue
+            for held in due:
+                self._renew_one(held)
+
+    def _renew_one(self, held: Held) -> None:
+        with held.lock:
+            if held.ended:
+                return
+            try:
+                renewed = self._renew(held.claim)
+            except Exception:  # the lease may still hold: try again at the next beat
+                log.exception("bucket %s: could not renew the lease", held.claim.bucket_id)
+                held.due = time.monotonic() + RENEW_SECONDS
+                return
+            if renewed is None:
+                log.warning(
+                    "bucket %s: the claim ran out and another run took it; both act, idempotently",
+                    held.claim.bucket_id,
+                )
+                held.due = math.inf
+                return
+            held.claim = renewed
+            held.due = time.monotonic() + RENEW_SECONDS
