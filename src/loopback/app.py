@@ -29,6 +29,7 @@ from loopback.kit.limits import RequestLimitsMiddleware
 from loopback.kit.openapi import ProblemDocumentedAPI, document_problems
 from loopback.kit.requests import RequestIdMiddleware
 from loopback.providers.routes import router as providers_router
+from loopback.quotas.routes import router as quotas_router
 from loopback.runtime import Runtime
 from loopback.tenancy.access import FailedAuthLimiter, token_authenticates
 from loopback.tenancy.access_cache import AccessCache
@@ -86,6 +87,7 @@ def create_app(runtime: Runtime, extra_checks: Mapping[str, ReadinessCheck] | No
         tenancy_router,
         providers_router,
         billing_router,
+        quotas_router,
         credentials_router,
         v2_buckets_router,
     )

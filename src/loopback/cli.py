@@ -17,6 +17,7 @@ from loopback.completion import CompletingGroup, InstallOption, ShowOption
 from loopback.credentials import cli as credentials_cli
 from loopback.kit.settings import Settings
 from loopback.providers import cli as providers_cli
+from loopback.quotas import cli as quotas_cli
 from loopback.tenancy import cli as tenancy_cli
 
 if TYPE_CHECKING:
@@ -320,3 +321,4 @@ login_cli.register(app)
 buckets_cli.register(app)
 credentials_cli.register(app)
 billing_cli.register(app)
+quotas_cli.register(app)

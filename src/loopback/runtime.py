@@ -24,6 +24,7 @@ from loopback.kit.leases import RoundLeases
 from loopback.kit.secrets import SecretStore, load_keys, prove_secret_key
 from loopback.kit.settings import Settings
 from loopback.providers.service import ProviderService
+from loopback.quotas.service import Quotas
 from loopback.tenancy.service import TenancyService
 
 
@@ -50,6 +51,7 @@ class Runtime:
         providers.when_endpoint_changes(buckets.follow_region_endpoint)
         credentials = CredentialService(db, providers, secrets, buckets, automation.enqueue)
         buckets.keys = BucketKeyReleases()
+        buckets.quota = Quotas.from_settings(settings)
         register_tasks(automation, buckets, credentials, settings, SampleCompaction(db, RoundLeases(db)))
         return cls(
             settings=settings,

@@ -196,6 +196,10 @@ def tenancy(run: Run) -> None:
     run("projects", "list", *org)
     run("projects", "show", "tmp", *org)
     run("projects", "rename", "tmp", "Temporary", *org)
+    run("quotas", "set", "--buckets", "5", *org)  # the operator's, for the organization
+    run("quotas", "set", "--buckets", "2", "--project", "tmp", *org)
+    run("quotas", "show", *org)
+    assert run("quotas", "show", "--project", "tmp", *org)["quotas"]["buckets"]["limit"] == 2
     run("members", "add", "ada@example.com", "--role", "member", *org)
     run("members", "list", *org)
     run("members", "set-role", "ada@example.com", "admin", *org)

@@ -52,6 +52,7 @@ STATE_DEPENDENT: dict[str, str] = {
     "PATCH /v3/operator/providers/{name}": "each family needs its own settings, secrets and regions",
     "POST /v3/operator/providers/{name}/test": "the region must be one of the provider's",
     f"GET {ORGANIZATIONS}/{{org}}/billing/usage": "`from` must come before `to` (its default: now)",
+    f"PUT {PROJECT}/quotas": "a project's quota is never above its organization's",
     "POST /v2/organizations/{org}/projects/{project}/buckets": "the provider and region must exist",
 }
 

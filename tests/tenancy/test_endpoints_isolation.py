@@ -250,6 +250,10 @@ CALLS: dict[tuple[str, str], Call] = {
     ("delete", "/v3/organizations/{org}"): Call(409),  # it has a live bucket: allowed, and refused for that
     ("get", "/v3/organizations/{org}/usage"): Call(200),
     ("get", "/v3/organizations/{org}/billing/usage"): Call(200),
+    ("get", "/v3/organizations/{org}/quotas"): Call(200),
+    ("put", "/v3/organizations/{org}/quotas"): Call(200, {"buckets": 10, "project_bytes": 10**12}),
+    ("get", "/v3/organizations/{org}/projects/{project}/quotas"): Call(200),
+    ("put", "/v3/organizations/{org}/projects/{project}/quotas"): Call(200, {"buckets": 5}),
     ("get", "/v3/organizations/{org}/projects"): Call(200),
     ("post", "/v3/organizations/{org}/projects"): Call(201, {"slug": "fresh-project"}),
     ("get", "/v3/organizations/{org}/projects/{project}"): Call(200),

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import Protocol
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
@@ -55,10 +56,12 @@ __all__ = [
     "REPLACEABLE",
     "BucketFilters",
     "BucketKeys",
+    "BucketQuota",
     "BucketService",
     "BucketView",
     "KeyRelease",
     "NoKeys",
+    "NoQuota",
     "ProjectUsage",
     "record_event",
     "retry_policy",
@@ -86,6 +89,21 @@ def taken_message(name: str, provider: str) -> str:
     return f"a bucket named {name!r} already exists at provider {provider!r}; choose another name"
 
 
+class BucketQuota(Protocol):
+    """What a create asks before it records a bucket; the quotas domain plugs its own in (runtime.py)."""
+
+    def hold(self, session: Session, scope: ProjectScope) -> None:
+        """Room for one more bucket in the scope's project, held until the session's transaction
+        ends (so concurrent creates cannot both take the last place), or ``Invalid`` naming the quota."""
+
+
+class NoQuota:
+    """No limit: a service built without quotas (a test's) creates as many buckets as it is asked."""
+
+    def hold(self, session: Session, scope: ProjectScope) -> None:
+        return None
+
+
 class BucketService:
     """Buckets for the routes, the console, the CLI and the tasks: the request path is here, the
     automation in the modules each of its jobs has (``reconcile``, ``drift``, ``usage``).
@@ -103,6 +121,8 @@ class BucketService:
         pools, leases = ProviderPools(lambda: limits.concurrency), RoundLeases(db)
         self._drift = DriftCheck(db, providers, pools, leases, limits)
         self._usage = UsageSync(db, providers, enqueue, pools, leases, limits)
+
+    quota: BucketQuota = NoQuota()
 
     @property
     def keys(self) -> BucketKeys:
@@ -174,6 +194,7 @@ class BucketService:
         provider_row, region_row = self._placement(session, name, provider, region, deletion_policy)
         if self._name_taken(session, provider_row.id, name):
             raise Conflict(taken_message(name, provider))
+        self.quota.hold(session, scope)  # in the transaction that records the bucket
         bucket = self._new_bucket(session, scope, name, provider_row, region_row, deletion_policy)
         session.add(bucket)
         record_event(session, bucket, "created", f"requested in {provider}/{region}")
@@ -244,6 +265,7 @@ class BucketService:
             ) from None
         if not exists:
             raise Invalid.field("name", f"provider {provider!r} has no bucket named {name!r} in {region!r}")
+        self.quota.hold(session, scope)  # after the provider's answer: no project held while it is asked
         bucket.status = BucketStatus.READY
         bucket.observed_generation = bucket.generation
         bucket.endpoint = region_row.endpoint

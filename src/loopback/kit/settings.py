@@ -108,6 +108,23 @@ class Settings(BaseSettings):
         description="buckets per batch of the usage and drift rounds (one task, one transaction each)",
     )
 
+    # Installation defaults of the quotas (docs/quotas.md): none is unlimited. An organization's own
+    # quotas (set by the operator) and a project's (owners and admins, never above its organization's)
+    # take their place.
+    quota_buckets: int | None = Field(default=None, ge=0, description="buckets per project")
+    quota_bucket_bytes: int | None = Field(
+        default=None, ge=0, description="bytes per bucket (shown, not enforced yet)"
+    )
+    quota_bucket_objects: int | None = Field(
+        default=None, ge=0, description="objects per bucket (shown, not enforced yet)"
+    )
+    quota_project_bytes: int | None = Field(
+        default=None, ge=0, description="bytes per project (shown, not enforced yet)"
+    )
+    quota_project_objects: int | None = Field(
+        default=None, ge=0, description="objects per project (shown, not enforced yet)"
+    )
+
     @property
     def database_connections(self) -> int:
         """Connections a process's pool keeps: one per thread that may hold one at a time."""
