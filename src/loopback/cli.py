@@ -2,33 +2,107 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+import importlib
+from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+import typer.main
 
 import loopback
-from loopback.billing import cli as billing_cli
-from loopback.buckets import cli as buckets_cli
-from loopback.client import login as login_cli
 from loopback.completion import CompletingGroup, InstallOption, ShowOption
-from loopback.credentials import cli as credentials_cli
 from loopback.kit.settings import Settings
-from loopback.providers import cli as providers_cli
-from loopback.quotas import cli as quotas_cli
-from loopback.tenancy import cli as tenancy_cli
 
 if TYPE_CHECKING:
+    from typer.core import TyperCommand, TyperGroup
+
     from loopback.kit.secrets import RotationProgress, RotationReport
+
+# The API client's commands, by the module whose ``register(app)`` adds them, in the order ``--help``
+# lists them. A module is imported when one of its commands is looked up (run, completed, listed):
+# ``loopback serve`` and ``loopback worker`` load none of them, nor Rich behind them (issue 14: an
+# API replica's memory). A module that adds other names than these fails when it is loaded.
+COMMAND_MODULES: dict[str, tuple[str, ...]] = {
+    "loopback.tenancy.cli": ("whoami", "audit", "orgs", "projects", "members", "tokens"),
+    "loopback.client.login": ("login", "logout"),
+    "loopback.buckets.cli": ("regions", "usage", "buckets"),
+    "loopback.credentials.cli": ("credentials",),
+    "loopback.providers.cli": ("providers",),
+    "loopback.billing.cli": ("billing",),
+    "loopback.quotas.cli": ("quotas",),
+}
+
+
+@functools.cache
+def registered(module: str) -> typer.Typer:
+    """What ``module``'s ``register`` adds, added once per process as at import before (each run
+    of the command builds its commands anew from it, as Typer builds the rest)."""
+    commands = typer.Typer()
+    importlib.import_module(module).register(commands)
+    return commands
+
+
+class LazyCommands(MutableMapping[str, "TyperCommand | TyperGroup"]):
+    """The root's commands: those defined here, then ``COMMAND_MODULES``'s, each built on first use."""
+
+    def __init__(self, defined: dict[str, Any]) -> None:
+        self.built: dict[str, Any] = dict(defined)
+        self.module_of = {name: module for module, names in COMMAND_MODULES.items() for name in names}
+        self.order = [*self.built, *(n for n in self.module_of if n not in self.built)]
+
+    def load(self, module: str) -> None:
+        commands = typer.main.get_group(registered(module)).commands
+        if tuple(sorted(commands)) != tuple(sorted(COMMAND_MODULES[module])):
+            raise RuntimeError(
+                f"{module}.register adds {sorted(commands)}; loopback.cli.COMMAND_MODULES "
+                f"says {sorted(COMMAND_MODULES[module])}: make them agree"
+            )
+        for name, command in commands.items():
+            self.built[name] = command
+            del self.module_of[name]
+
+    def __getitem__(self, name: str) -> Any:
+        if name in self.module_of:
+            self.load(self.module_of[name])
+        return self.built[name]
+
+    def __setitem__(self, name: str, command: Any) -> None:
+        self.built[name] = command
+        self.module_of.pop(name, None)
+        if name not in self.order:
+            self.order.append(name)
+
+    def __delitem__(self, name: str) -> None:
+        self[name]  # a module's other commands stay: it adds them all or none
+        del self.built[name]
+        self.order.remove(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self.order))
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+
+class LoopbackGroup(CompletingGroup):
+    """The ``loopback`` command, with the API client's commands loaded on first use (``LazyCommands``)."""
+
+    def __init__(self, *args: Any, commands: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, commands=LazyCommands(commands or {}), **kwargs)
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(self.commands)  # the names only: listing them loads no module
+
 
 app = typer.Typer(
     name="loopback",
     help="Loopback object storage: S3-compatible buckets for the projects of organizations.",
     no_args_is_help=True,
     add_completion=False,  # ours take the shell's name: loopback.completion
-    cls=CompletingGroup,
+    cls=LoopbackGroup,
 )
 
 
@@ -81,8 +155,9 @@ def worker(
     from loopback.automation.queue import PROCESS
     from loopback.kit.secrets import SecretKeyError
     from loopback.runtime import Runtime
-    from loopback.serve import configure_logging, ensure_newest_schema
+    from loopback.serve import configure_logging, ensure_newest_schema, limit_malloc_arenas
 
+    limit_malloc_arenas()
     configure_logging()
     settings = _settings()
     ensure_newest_schema(settings.resolved_database_url)
@@ -313,12 +388,3 @@ def _rotation_progress() -> Iterator[RotationProgress]:
 def version() -> None:
     """Print the version."""
     typer.echo(loopback.__version__)
-
-
-tenancy_cli.register(app)
-providers_cli.register(app)
-login_cli.register(app)
-buckets_cli.register(app)
-credentials_cli.register(app)
-billing_cli.register(app)
-quotas_cli.register(app)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import ctypes
 import logging
 import os
 import signal
@@ -31,9 +32,7 @@ from loopback.providers.models import Region
 from loopback.runtime import Runtime, make_data_dir_private
 from loopback.tenancy.service import BootstrapResult, bootstrap
 
-if TYPE_CHECKING:  # imported where they are used: an API replica runs no storage (boto3, httpx)
-    from rich.console import Console
-
+if TYPE_CHECKING:  # imported where they are used: an API replica runs no storage (boto3, httpx, Rich)
     from loopback.providers.seaweedfs import EmbeddedSeaweedFS
 
 log = logging.getLogger(__name__)
@@ -42,6 +41,29 @@ LOCAL_PROVIDER = "local"
 LOCAL_REGION = "local-1"
 CONSUMER_SHUTDOWN_SECONDS = 4.0
 PRIVATE_UMASK = 0o077  # every file serve and its children create is its owner's only
+MALLOC_ARENAS = 2
+M_ARENA_MAX = -8  # glibc's malloc.h
+
+
+def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
+    """Have glibc's malloc share ``arenas`` arenas among all threads; True if it now does.
+
+    glibc gives each thread that allocates an arena of its own, up to eight per core, and an arena
+    keeps what it held at its peak. Under load each of the API's threads (``LOOPBACK_API_THREADS``)
+    had one: about 2 MiB more than two shared ones, for no speed the GIL lets threads use (issue 14).
+    Called first thing, before any thread; an operator's ``MALLOC_ARENA_MAX`` wins, and another C
+    library (musl) has no such arenas to limit.
+    """
+    if "MALLOC_ARENA_MAX" in os.environ or not _glibc():
+        return False
+    return bool(ctypes.CDLL(None).mallopt(M_ARENA_MAX, arenas))
+
+
+def _glibc() -> bool:
+    try:
+        return (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc")
+    except (ValueError, OSError):  # not a name this platform knows
+        return False
 
 
 def configure_logging(level: int = logging.INFO) -> None:
@@ -144,11 +166,15 @@ def _raise_system_exit(signum: int, _frame: FrameType | None) -> None:
 
 
 @contextmanager
-def embedded_storage(settings: Settings, console: Console) -> Iterator[EmbeddedSeaweedFS | None]:
+def embedded_storage(settings: Settings) -> Iterator[EmbeddedSeaweedFS | None]:
     if not settings.embedded_storage:
         yield None
         return
+    from rich.console import Console
+
     from loopback.providers.seaweedfs import EmbeddedSeaweedFS
+
+    console = Console(stderr=True)  # a spinner while SeaweedFS starts and stops
 
     storage = EmbeddedSeaweedFS(settings.data_dir / "seaweedfs", settings.storage_s3_port)
     with console.status("Starting the embedded storage (SeaweedFS)…"):
@@ -202,6 +228,12 @@ def banner(settings: Settings, result: BootstrapResult, storage: EmbeddedSeaweed
     return "\n".join([*lines, ""])
 
 
+def say(text: str) -> None:
+    """A line for the operator on stderr, as it is: no markup, no wrapping."""
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
+
+
 def bind_api(host: str, port: int) -> socket.socket:
     """Bind the API's socket before anything starts: a port in use fails at once, clearly, and
     port 0 gets a free port atomically (a pick-then-bind could lose it to another process).
@@ -225,10 +257,8 @@ def bind_api(host: str, port: int) -> socket.socket:
 
 def serve(settings: Settings) -> None:
     """Run until SIGTERM or Ctrl-C, then stop the API, the worker and SeaweedFS, in that order."""
-    from rich.console import Console
-
+    limit_malloc_arenas()
     configure_logging()
-    console = Console(stderr=True)
     listener = bind_api(settings.host, settings.port)
     settings.port = int(listener.getsockname()[1])  # the real one, also when 0 asked for any
     signal.signal(signal.SIGTERM, _raise_system_exit)
@@ -237,7 +267,7 @@ def serve(settings: Settings) -> None:
     tighten_tree(settings.data_dir)  # what an older Loopback left readable
     try:
         declared = config_file.load(settings.providers_file) if settings.providers_file else None
-        with embedded_storage(settings, console) as storage:
+        with embedded_storage(settings) as storage:
             ensure_newest_schema(settings.resolved_database_url)
             runtime = Runtime.from_settings(settings)
             consumer = None
@@ -258,7 +288,7 @@ def serve(settings: Settings) -> None:
                     runtime.buckets.resync()  # anything a previous run left half-done
                     # expired keys, ended rotations and keys under an older, wider policy: at once
                     runtime.automation.enqueue("credential.maintain")
-                console.print(banner(settings, result, storage), soft_wrap=True, highlight=False)
+                say(banner(settings, result, storage))
                 config = uvicorn.Config(
                     create_app(runtime, checks),
                     host=settings.host,
@@ -272,8 +302,8 @@ def serve(settings: Settings) -> None:
                     consumer.stop(graceful=True)
                 runtime.close()
     except config_file.ProvidersFileError as error:
-        console.print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
+        say(f"error: {error}")
         raise SystemExit(2) from None
     except (KeyboardInterrupt, SystemExit):
         pass
-    console.print("Loopback stopped.")
+    say("Loopback stopped.")

@@ -5,19 +5,26 @@ built) and answers one authenticated GET of a bucket through them; then none of 
 loaded. boto3 comes with the first provider built, yaml with a Kubernetes handover or a providers
 file, Alembic with a database behind the newest schema, redis and psycopg with a queue or database
 that is there, the CLI's libraries with a command (issue 14: the replica's memory).
+
+``loopback serve`` itself goes through the ``loopback`` command: Typer is loaded, but none of the
+API client's command modules (``loopback.cli.COMMAND_MODULES``) nor Rich behind them.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
+import pytest
+import typer.main
 from fastapi.testclient import TestClient
 
+from loopback.cli import COMMAND_MODULES, app
 from loopback.kit.settings import Settings
 from loopback.migrations import alembic_config
-from loopback.serve import newest_revisions
+from loopback.serve import limit_malloc_arenas, newest_revisions
 from tests.conftest import BUCKETS, OPERATOR_HEADERS, unique_bucket_name
 
 HEAVY = frozenset({"boto3", "botocore", "s3transfer", "yaml", "typer", "rich", "httpx", "alembic", "mako"})
@@ -104,3 +111,44 @@ def test_the_newest_revisions_read_without_alembic_are_alembics_heads() -> None:
 
     heads = ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads()
     assert newest_revisions() == frozenset(heads)
+
+
+SERVE_COMMAND = """
+import json, sys
+import loopback.serve
+
+def started(settings) -> None:  # where `loopback serve` would bind and start serving
+    print(json.dumps(sorted(sys.modules)))
+
+loopback.serve.serve = started
+from loopback.cli import app
+app(["serve", "--port", "0"], prog_name="loopback")
+"""
+
+
+def test_loopback_serve_loads_none_of_the_api_clients_commands() -> None:
+    run = subprocess.run([sys.executable, "-c", SERVE_COMMAND], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    loaded = set(json.loads(run.stdout.strip().splitlines()[-1]))
+    assert "typer" in loaded  # the probe went through the command, as `loopback serve` does
+    assert sorted(set(COMMAND_MODULES) & loaded) == []
+    assert sorted({"rich", "httpx", "yaml"} & {name.split(".")[0] for name in loaded}) == []
+
+
+def test_every_command_module_adds_the_commands_the_cli_names_for_it() -> None:
+    """A module loaded on first use must add what ``COMMAND_MODULES`` says, or its commands could
+    not be found by name; building every command checks each module (a wrong one raises)."""
+    commands = dict(typer.main.get_command(app).commands.items())  # type: ignore[attr-defined]
+    named = {name for names in COMMAND_MODULES.values() for name in names}
+    assert named <= set(commands)
+    assert all(commands[name] is not None for name in named)
+
+
+def test_serve_shares_two_malloc_arenas_unless_the_operator_set_their_number(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
+    assert limit_malloc_arenas() is False  # glibc read the operator's at start: left as it is
+    monkeypatch.delenv("MALLOC_ARENA_MAX")
+    glibc = (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc")
+    assert limit_malloc_arenas() is glibc
