@@ -157,11 +157,10 @@ def test_who_may_read_and_set(api: TestClient, runtime: Runtime) -> None:
     assert api.put("/v3/organizations/nowhere/quotas", json={"buckets": 1}).status_code == 404
 
 
-def test_concurrent_creates_never_overshoot(runtime: Runtime, settings: Settings) -> None:
-    """Postgres, READ COMMITTED: a create that holds the project's last place makes the next one wait
-    for it, and that one then counts the bucket the first recorded. (SQLite has one writer at a time.)"""
-    if not settings.resolved_database_url.startswith("postgresql"):
-        pytest.skip("PostgreSQL's row lock; SQLite serializes writers")
+def test_a_create_waits_for_the_one_holding_the_last_place(runtime: Runtime) -> None:
+    """A create that holds the project's last place (PostgreSQL: the project's row locked; SQLite:
+    the write lock) makes the next one wait for it, and that one then counts the bucket the first
+    recorded (PostgreSQL's READ COMMITTED: a new statement, a new snapshot)."""
     buckets = runtime.buckets
     with runtime.db.session() as first_session:
         scope = operator_scope(first_session)
@@ -193,3 +192,27 @@ def test_concurrent_creates_never_overshoot(runtime: Runtime, settings: Settings
     (refused,) = outcome
     assert isinstance(refused, Invalid), refused
     assert refused.problems[0].field == "quota.buckets"
+
+
+def test_simultaneous_creates_take_exactly_the_places_there_are(runtime: Runtime) -> None:
+    together = 6
+    barrier = threading.Barrier(together)
+    outcomes: list[str] = []
+
+    def create_one() -> None:
+        with runtime.db.session() as session:
+            scope = operator_scope(session)
+            barrier.wait(10)
+            try:
+                runtime.buckets.create(session, scope, unique_bucket_name("race"), "local", "local-1")
+                outcomes.append("created")
+            except Invalid as error:
+                outcomes.append(error.problems[0].field)
+
+    threads = [threading.Thread(target=create_one) for _ in range(together)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(outcomes) == ["created"] * 2 + ["quota.buckets"] * (together - 2)
+    assert rows(runtime)[0] == INSTALLATION_BUCKETS

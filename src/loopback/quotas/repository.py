@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, Update, func, select, update
 
 from loopback.buckets.models import BucketTotals
 from loopback.kit.scoping import Scope, readable
@@ -57,3 +57,14 @@ def lock_project(scope: ProjectScope) -> Select[str]:
         select(Project.id).where(Project.id == scope.project_id), Project, scope
     ).with_for_update(key_share=True)  # FOR NO KEY UPDATE
     return statement
+
+
+def write_lock(scope: ProjectScope) -> Update:
+    """SQLite's one write lock, taken now: a no-op write to the project's row. The driver begins a
+    transaction only at a write, so the count that follows reads under the lock, from the latest
+    commit; a read alone would let two creates count the same buckets, then write one after the other."""
+    return (
+        update(Project)
+        .where(Project.id == scope.project_id, Project.organization_id == scope.organization_id)
+        .values(name=Project.name)
+    )

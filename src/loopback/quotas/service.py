@@ -92,13 +92,14 @@ class Quotas:
 
     def hold(self, session: Session, scope: ProjectScope) -> None:
         """Room for one more bucket in the scope's project, held until the transaction ends: the
-        project's row is locked before its buckets are counted, so two creates cannot both take the
-        last place (PostgreSQL; SQLite has one writer at a time). Over the quota: 422 naming
+        project's row is locked (PostgreSQL), or SQLite's one write lock taken, before its buckets
+        are counted, so two creates cannot both take the last place. Over the quota: 422 naming
         ``quota.buckets`` and its value; nothing is recorded."""
         applied = self.of_project(session, scope)["buckets"]
         if applied.limit is None:
             return
-        session.execute(repository.lock_project(scope))
+        sqlite = session.get_bind().dialect.name == "sqlite"
+        session.execute(repository.write_lock(scope) if sqlite else repository.lock_project(scope))
         used = int(session.scalar(repository.live_buckets(scope)) or 0)
         if used >= applied.limit:
             noun = "bucket" if applied.limit == 1 else "buckets"
