@@ -76,6 +76,22 @@ def test_at_the_quota_the_next_create_answers_422_naming_it_and_records_nothing(
     assert shown["use"]["buckets"] == 2
 
 
+def test_adopting_is_held_to_the_quota_too(api: TestClient, runtime: Runtime, operator_s3: Any) -> None:
+    existing = unique_bucket_name("adopt")
+    operator_s3.create_bucket(Bucket=existing)
+    try:
+        for _ in range(INSTALLATION_BUCKETS):
+            assert create(api).status_code == 202
+        before = rows(runtime)
+        body = {"name": existing, "provider": "local", "region": "local-1"}
+        refused = api.post(f"{V3}/adopt", json=body)
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["errors"][0]["field"] == "quota.buckets"
+        assert rows(runtime) == before
+    finally:
+        operator_s3.delete_bucket(Bucket=existing)
+
+
 def test_a_bucket_counts_until_it_is_deleted(api: TestClient, runtime: Runtime) -> None:
     made = [create(api).json()["id"] for _ in range(INSTALLATION_BUCKETS)]
     assert api.delete(f"{V3}/{made[0]}").status_code == 202
