@@ -27,7 +27,9 @@ from loopback.migrations import alembic_config
 from loopback.serve import limit_malloc_arenas, newest_revisions
 from tests.conftest import BUCKETS, OPERATOR_HEADERS, unique_bucket_name
 
-HEAVY = frozenset({"boto3", "botocore", "s3transfer", "yaml", "typer", "rich", "httpx", "alembic", "mako"})
+HEAVY = frozenset(
+    {"boto3", "botocore", "s3transfer", "yaml", "typer", "rich", "httpx", "alembic", "mako", "jinja2"}
+)
 
 REPLICA = """
 import json, sys

@@ -8,21 +8,24 @@ pages with secrets out of caches and frames and allow no script or style from el
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.routing import APIRoute
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from loopback.kit.errors import LoopbackError
 from loopback.web import humane
 from loopback.web.session import end_visit
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
@@ -63,22 +66,29 @@ def sentence(text: str) -> str:
     return text if text.endswith((".", "!", "?")) else text + "."
 
 
-environment = Environment(
-    loader=FileSystemLoader(TEMPLATES),
-    autoescape=select_autoescape(default=True, default_for_string=True),
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-environment.filters.update(
-    bytes=humane.human_bytes,
-    ago=humane.relative_time,
-    until=humane.time_until,
-    exact=humane.exact_time,
-    iso=humane.iso_time,
-    sentence=sentence,
-)
-environment.globals.update(static_url=static_url, count=humane.human_count)
+@functools.cache
+def environment() -> Environment:
+    """The console's templates, set up by the first page: an API replica that serves no page
+    loads no Jinja (issue 14: its memory); each template is compiled when first rendered."""
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+    environment = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    environment.filters.update(
+        bytes=humane.human_bytes,
+        ago=humane.relative_time,
+        until=humane.time_until,
+        exact=humane.exact_time,
+        iso=humane.iso_time,
+        sentence=sentence,
+    )
+    environment.globals.update(static_url=static_url, count=humane.human_count)
+    return environment
 
 
 @dataclass(frozen=True)
@@ -131,7 +141,7 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
     """A page; ``refresh``/``poll`` make it follow a bucket on its way, without and with a script."""
     chrome = getattr(request.state, "chrome", None)
     context = {**PAGE_DEFAULTS, **context}
-    html = environment.get_template(template).render(chrome=chrome, **context)
+    html = environment().get_template(template).render(chrome=chrome, **context)
     return HTMLResponse(html, status_code=status)
 
 
