@@ -6,7 +6,9 @@ revoked on a bucket) all write these, so the one writer sits below every one of 
 
 from __future__ import annotations
 
-from sqlalchemy import insert
+from typing import cast
+
+from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
 from loopback.buckets.models import Bucket, BucketEvent
@@ -23,7 +25,11 @@ def add_event(session: Session, bucket_id: str, kind: str, status: str, reason: 
     """``record_event`` as one INSERT sent now, for a writer that changed the bucket with a statement
     rather than through a loaded row (the reconcile's claim and its outcome)."""
     session.execute(
-        insert(BucketEvent).values(
-            id=new_id("bev"), bucket_id=bucket_id, kind=kind, status=status, reason=reason
-        )
+        _INSERT,
+        {"id": new_id("bev"), "bucket_id": bucket_id, "kind": kind, "status": status, "reason": reason},
     )
+
+
+_INSERT = insert(
+    cast(Table, BucketEvent.__table__)
+)  # built once; ``created_at`` comes from the column's default

@@ -24,8 +24,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import ColumnElement, Executable, case, select, update
+from sqlalchemy import Table, bindparam, case, select, update
 from sqlalchemy.orm import Session
 
 from loopback.buckets import repository
@@ -83,6 +84,65 @@ class Claim:
     force: bool
     releases: list[KeyRelease]
     lease: datetime  # the claimed_until this run wrote: only this run renews or releases it
+
+
+# The reconcile's statements on its own path, built once: building one costs more than running it.
+_buckets, _regions = cast(Table, Bucket.__table__), cast(Table, Region.__table__)
+_CLAIMABLE = (
+    _buckets.c.id == bindparam("bucket_id"),
+    _buckets.c.status != BucketStatus.DELETED.value,
+    _buckets.c.generation != _buckets.c.observed_generation,
+    # a retry scheduled for later: that retry or the resync comes back
+    _buckets.c.next_attempt_at.is_(None) | (_buckets.c.next_attempt_at <= bindparam("retry_by")),
+    _buckets.c.claimed_until.is_(None) | (_buckets.c.claimed_until < bindparam("now")),
+)
+_LEASE = bindparam("lease", type_=_buckets.c.claimed_until.type)
+_CLAIMED = (
+    _buckets.c.generation,
+    _buckets.c.desired_state,
+    _buckets.c.name,
+    _buckets.c.provider_id,
+    _buckets.c.organization_id,
+    _buckets.c.project_id,
+    _buckets.c.slot,
+    _buckets.c.deletion_policy,
+    _buckets.c.force_delete,
+    select(_regions.c.code)
+    .where(_regions.c.id == _buckets.c.region_id)
+    .scalar_subquery()
+    .label("region_code"),
+    select(_regions.c.endpoint)
+    .where(_regions.c.id == _buckets.c.region_id)
+    .scalar_subquery()
+    .label("region_endpoint"),
+)
+# A create's first run: the claim moves the bucket to ``provisioning`` in the same statement.
+CLAIM_STARTING = (
+    update(_buckets)
+    .where(
+        *_CLAIMABLE,
+        _buckets.c.desired_state == DesiredState.PRESENT.value,
+        _buckets.c.status != BucketStatus.PROVISIONING.value,
+    )
+    .values(claimed_until=_LEASE, status=BucketStatus.PROVISIONING.value, status_reason=None)
+    .returning(*_CLAIMED)
+)
+# Any other run: a retry, a delete, a take-over of a dead worker's claim.
+CLAIM = update(_buckets).where(*_CLAIMABLE).values(claimed_until=_LEASE).returning(*_CLAIMED)
+READY = (
+    update(_buckets)
+    .where(_buckets.c.id == bindparam("bucket_id"), _buckets.c.generation == bindparam("claimed"))
+    .values(
+        observed_generation=bindparam("claimed"),
+        attempts=0,
+        next_attempt_at=None,
+        status_reason=None,
+        status=BucketStatus.READY.value,
+        endpoint=bindparam("endpoint", type_=_buckets.c.endpoint.type),
+        # not a claim another run took over since: that run releases its own
+        claimed_until=case((_buckets.c.claimed_until == _LEASE, None), else_=_buckets.c.claimed_until),
+    )
+)
 
 
 class Reconciler:
@@ -192,29 +252,12 @@ class Reconciler:
         """
         now = utcnow()
         lease = now + timedelta(seconds=CLAIM_SECONDS)
-        claimable = (
-            Bucket.id == bucket_id,
-            Bucket.status != BucketStatus.DELETED,
-            Bucket.generation != Bucket.observed_generation,
-            # a retry scheduled for later: that retry or the resync comes back
-            Bucket.next_attempt_at.is_(None) | (Bucket.next_attempt_at <= now + timedelta(seconds=1)),
-            Bucket.claimed_until.is_(None) | (Bucket.claimed_until < now),
-        )
+        claim = {"bucket_id": bucket_id, "now": now, "retry_by": now + timedelta(seconds=1), "lease": lease}
         with self._db.session() as session:
-            starting = self._claim_statement(
-                (
-                    *claimable,
-                    Bucket.desired_state == DesiredState.PRESENT,
-                    Bucket.status != BucketStatus.PROVISIONING,
-                ),
-                claimed_until=lease,
-                status=BucketStatus.PROVISIONING,
-                status_reason=None,
-            )
-            claimed = session.execute(starting).one_or_none()
+            claimed = session.execute(CLAIM_STARTING, claim).one_or_none()
             started = claimed is not None
             if claimed is None:
-                claimed = session.execute(self._claim_statement(claimable, claimed_until=lease)).one_or_none()
+                claimed = session.execute(CLAIM, claim).one_or_none()
             if claimed is None:
                 bucket = session.get(Bucket, bucket_id)
                 if (
@@ -249,36 +292,6 @@ class Reconciler:
                 releases=releases,
                 lease=lease,
             )
-
-    @staticmethod
-    def _claim_statement(where: tuple[ColumnElement[bool], ...], **values: object) -> Executable:
-        """A conditional UPDATE of one bucket answering what a claimed run reads of it and its region."""
-        region = Region.__table__
-        return (
-            update(Bucket)
-            .where(*where)
-            .values(**values)
-            .returning(
-                Bucket.generation,
-                Bucket.desired_state,
-                Bucket.name,
-                Bucket.provider_id,
-                Bucket.organization_id,
-                Bucket.project_id,
-                Bucket.slot,
-                Bucket.deletion_policy,
-                Bucket.force_delete,
-                select(region.c.code)
-                .where(region.c.id == Bucket.region_id)
-                .scalar_subquery()
-                .label("region_code"),
-                select(region.c.endpoint)
-                .where(region.c.id == Bucket.region_id)
-                .scalar_subquery()
-                .label("region_endpoint"),
-            )
-            .execution_options(synchronize_session=False)
-        )
 
     @classmethod
     def _attempt(cls, claim: Claim) -> ProviderError | None:
@@ -339,21 +352,13 @@ class Reconciler:
         arrived meanwhile (or the row is gone): then ``_release`` decides, as for any outcome."""
         with self._db.session() as session:
             done = session.execute(
-                update(Bucket)
-                .where(Bucket.id == claim.bucket_id, Bucket.generation == claim.generation)
-                .values(
-                    observed_generation=claim.generation,
-                    attempts=0,
-                    next_attempt_at=None,
-                    status_reason=None,
-                    status=BucketStatus.READY,
-                    endpoint=claim.endpoint,
-                    # not a claim another run took over since: that run releases its own
-                    claimed_until=case(
-                        (Bucket.claimed_until == claim.lease, None), else_=Bucket.claimed_until
-                    ),
-                )
-                .execution_options(synchronize_session=False)
+                READY,
+                {
+                    "bucket_id": claim.bucket_id,
+                    "claimed": claim.generation,
+                    "endpoint": claim.endpoint,
+                    "lease": claim.lease,
+                },
             )
             if getattr(done, "rowcount", 0) != 1:
                 return False
