@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import anyio
 import anyio.to_thread
 import pytest
 from fastapi.testclient import TestClient
@@ -19,7 +20,9 @@ from sqlalchemy import event, update
 
 from loopback.app import create_app
 from loopback.kit.clock import utcnow
+from loopback.kit.errors import Unauthorized
 from loopback.runtime import Runtime
+from loopback.tenancy.access_cache import AccessCache
 from loopback.tenancy.models import ApiToken
 from tests.conftest import BUCKETS, OPERATOR_HEADERS, wait_for
 
@@ -106,3 +109,63 @@ def test_a_revocation_the_process_cannot_see_holds_within_the_cache_time(
         )
     # Remembered for a second at most: without the expiry it would stay 200 for good.
     wait_for(lambda: client.get("/v3/user", headers=token).status_code == 401, timeout=10, interval=0.05)
+
+
+def test_requests_that_miss_together_read_once_unless_access_changed_meanwhile() -> None:
+    """When an entry expires, the requests in flight for it wait for one read (issue 14: sixteen
+    connections missed together every second, each taking worker threads); a change committed
+    during that read, or a failed read, sends each waiter to read for itself."""
+    cache = AccessCache(ttl=60.0)
+    reads: list[str] = []
+
+    async def scenario() -> None:
+        release = anyio.Event()
+
+        async def read() -> str:
+            reads.append("read")
+            await release.wait()
+            return f"value {len(reads)}"
+
+        answers: list[str] = []
+
+        async def ask(key: str) -> None:
+            answers.append(await cache.remember(key, read))
+
+        async with anyio.create_task_group() as group:
+            for _ in range(16):
+                group.start_soon(ask, "together")
+            await anyio.wait_all_tasks_blocked()
+            release.set()
+        assert reads == ["read"]
+        assert answers == ["value 1"] * 16
+
+        release = anyio.Event()
+        async with anyio.create_task_group() as group:
+            for _ in range(3):
+                group.start_soon(ask, "changed")
+            await anyio.wait_all_tasks_blocked()
+            cache.forget_everything()  # e.g. a revocation committed while the first read ran
+            release.set()
+        assert len(reads) == 1 + 3  # the first read's value answers only the one that read it
+
+        async def refused() -> str:
+            reads.append("refused")
+            await anyio.sleep(0.01)
+            raise Unauthorized("unknown token")
+
+        failures: list[Exception] = []
+
+        async def refused_ask() -> None:
+            try:
+                await cache.remember("refused", refused)
+            except Unauthorized as error:
+                failures.append(error)
+
+        reads.clear()
+        async with anyio.create_task_group() as group:
+            for _ in range(3):
+                group.start_soon(refused_ask)
+        assert reads == ["refused"] * 3
+        assert len(failures) == 3
+
+    anyio.run(scenario)

@@ -13,10 +13,11 @@ from __future__ import annotations
 import threading
 import time
 import weakref
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Awaitable, Callable, Hashable, Iterable
 from itertools import chain
-from typing import Any
+from typing import Any, TypeVar, cast
 
+import anyio
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import ORMExecuteState, Session
 
@@ -26,7 +27,19 @@ ACCESS_TABLES = frozenset({"api_tokens", "users", "memberships", "organizations"
 BOOKKEEPING_COLUMNS = frozenset({"last_used_at"})
 CHANGED = "loopback.access_changed"
 
+T = TypeVar("T")
+
 _caches: weakref.WeakSet[AccessCache] = weakref.WeakSet()
+
+
+class _Flight:
+    """One read of an entry in progress, and what it found once ``done`` (None if it failed)."""
+
+    __slots__ = ("done", "value")
+
+    def __init__(self) -> None:
+        self.done = anyio.Event()
+        self.value: Any = None
 
 
 class AccessCache:
@@ -40,6 +53,7 @@ class AccessCache:
         self._entries: dict[Hashable, tuple[float, Any]] = {}
         self._generation = 0
         self._lock = threading.Lock()
+        self._flights: dict[tuple[Hashable, int], _Flight] = {}
         _caches.add(self)
 
     @property
@@ -69,6 +83,39 @@ class AccessCache:
             if len(self._entries) >= self.MAX_ENTRIES:
                 self._entries.clear()
             self._entries[key] = (self._clock() + self.ttl, value)
+
+    async def remember(self, key: Hashable, load: Callable[[], Awaitable[T]]) -> T:
+        """The entry of ``key``, or what ``load`` reads, kept: on the event loop only.
+
+        When an entry expires, every request in flight for it misses at once; one reads it and
+        the others wait for that read (single flight) instead of each taking a worker thread. A
+        waiter takes the read only if no access change committed since it looked (the generation
+        is still the one the read began in); otherwise, or when the read fails, it reads for
+        itself, so a revocation or a failed token answers each request as before.
+        """
+        if self.ttl <= 0:
+            return await load()
+        known = self.get(key)
+        if known is not None:
+            return cast(T, known)
+        generation = self._generation
+        flight = self._flights.get((key, generation))
+        if flight is not None:
+            await flight.done.wait()
+            if flight.value is not None and self._generation == generation:
+                return cast(T, flight.value)
+            value = await load()
+            self.put(key, value, generation)
+            return value
+        flight = self._flights[(key, generation)] = _Flight()
+        try:
+            value = await load()
+            self.put(key, value, generation)
+            flight.value = value
+            return value
+        finally:
+            del self._flights[(key, generation)]
+            flight.done.set()
 
     def forget_everything(self) -> None:
         with self._lock:

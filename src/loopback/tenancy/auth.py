@@ -108,7 +108,8 @@ async def current_principal(
     A valid token authenticates whatever its address did before; a missing, unknown, revoked or
     expired one answers 401, or 429 once the address has used up its failed attempts. A token seen
     within the last second is answered from the access cache, with no statement and no thread;
-    another is read in a session of its own, in one worker thread.
+    another is read in a session of its own, in one worker thread, once for all the requests that
+    miss it together (``AccessCache.remember``).
     """
     limiter = cast(FailedAuthLimiter, request.app.state.auth_limiter)
     address = client_address(request)
@@ -116,19 +117,16 @@ async def current_principal(
     if credentials is None:
         await run_in_threadpool(limiter.failed, address)
         raise Unauthorized("send an API token as 'Authorization: Bearer <token>'")
-    cache = access_cache(request)
-    key = ("token", hash_token(credentials.credentials))
-    known: Principal | None = cache.get(key)
-    if known is not None:
-        return replace(known, request_id=request_id, client_address=address)
-    generation = cache.generation
+    token = credentials.credentials
+
+    async def read() -> Principal:
+        return await in_session(database(request), lambda session: authenticate(session, token))
+
     try:
-        token = credentials.credentials
-        principal = await in_session(database(request), lambda session: authenticate(session, token))
+        principal = await access_cache(request).remember(("token", hash_token(token)), read)
     except Unauthorized:
         await run_in_threadpool(limiter.failed, address)
         raise
-    cache.put(key, principal, generation)
     return replace(principal, request_id=request_id, client_address=address)
 
 
@@ -186,16 +184,12 @@ def requires(name: str) -> Callable[..., Any]:
         return principal
 
     async def reach_of(request: Request, principal: Principal, org: str, project: str | None) -> Reach:
-        cache = access_cache(request)
-        key = ("reach", principal.token_id, org, project)
-        known = cache.get(key)
-        if known is None:
-            generation = cache.generation
-            known = await in_session(
+        async def read() -> Reach:
+            return await in_session(
                 database(request), lambda session: resolve_reach(session, principal, org, project)
             )
-            cache.put(key, known, generation)
-        return cast(Reach, known)
+
+        return await access_cache(request).remember(("reach", principal.token_id, org, project), read)
 
     async def for_organization(
         request: Request,
