@@ -13,6 +13,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from loopback.buckets.models import Bucket, BucketEvent
+from loopback.buckets.schemas import BucketOut
 from loopback.buckets.service import BucketService
 from loopback.kit.clock import utcnow
 from loopback.kit.errors import Invalid
@@ -138,3 +139,29 @@ def test_delete_is_recorded_then_carried_out_by_the_reconcile(
     assert stored(runtime, bucket_id).status == "deleted"
     assert name not in fake.buckets
     assert [task for task, _, delay in queue.asked if delay is None].count("bucket.reconcile") == 2
+
+
+@pytest.mark.parametrize("state", ["pending", "ready with usage", "deleted"])
+def test_one_bucket_read_as_a_core_row_answers_the_json_the_orm_view_does(
+    runtime: Runtime, buckets: BucketService, fake: FakeProvider, state: str
+) -> None:
+    """GET one bucket answers ``BucketOut.json_of`` over ``get_shown``; every other route answers
+    ``BucketOut.of`` over ORM rows: byte for byte the same, a deleted bucket's hidden usage included."""
+    bucket_id = created(runtime, buckets, fake)
+    changes: dict[str, object] = {}
+    if state == "ready with usage":
+        changes = {"status": "ready", "endpoint": "http://s3.test", "object_count": 3, "bytes": 42}
+        changes |= {"last_synced_at": utcnow(), "attempts": 2, "next_attempt_at": utcnow()}
+    elif state == "deleted":
+        changes = {"status": "deleted", "endpoint": "http://s3.test", "object_count": 3, "bytes": 42}
+        changes |= {"status_reason": "gone", "adopted": True}
+    if changes:
+        with runtime.db.session() as session:
+            session.execute(update(Bucket).where(Bucket.id == bucket_id).values(**changes))
+            session.commit()
+    with runtime.db.session() as session:
+        scope = operator_scope(session)
+        from_orm = BucketOut.of(buckets.get(session, scope, bucket_id)).model_dump_json().encode()
+        from_core = BucketOut.json_of(buckets.get_shown(session, scope, bucket_id))
+    assert from_core == from_orm
+    assert (b'"usage":null' in from_core) == (state == "deleted")

@@ -10,7 +10,7 @@ import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import BindParameter, Select, Table, Update, bindparam, func, select, update
 
@@ -49,6 +49,48 @@ def one_in_scope(scope: ProjectScope, bucket_id: str) -> tuple[Select[Bucket, st
 def _one_in_bound_scope() -> Select[Bucket, str, str]:
     bound = cast(Scope, _BoundScope(bindparam("organization_id"), bindparam("project_id")))
     statement: Select[Bucket, str, str] = readable(with_names(), Bucket, bound)
+    return statement.where(Bucket.id == bindparam("bucket_id"))
+
+
+# What a bucket's one view shows, as plain columns: a row of these costs no ORM object.
+SHOWN = (
+    Bucket.id,
+    Bucket.name,
+    Bucket.status,
+    Bucket.status_reason,
+    Bucket.endpoint,
+    Bucket.object_count,
+    Bucket.bytes,
+    Bucket.last_synced_at,
+    Bucket.created_at,
+    Bucket.updated_at,
+    Bucket.supersedes_id,
+    Bucket.superseded_by_id,
+    Bucket.deletion_policy,
+    Bucket.attempts,
+    Bucket.next_attempt_at,
+    Bucket.adopted,
+)
+
+
+def one_shown_in_scope(
+    scope: ProjectScope, bucket_id: str
+) -> tuple[Select[*tuple[Any, ...]], dict[str, str]]:
+    """``one_in_scope`` as the columns of ``SHOWN`` and ``provider`` and ``region`` names: what one
+    bucket's answer is made of, read as a Core row."""
+    parameters = {"organization_id": scope.organization_id, "project_id": scope.project_id}
+    return _one_shown_in_bound_scope(), {**parameters, "bucket_id": bucket_id}
+
+
+@functools.cache
+def _one_shown_in_bound_scope() -> Select[*tuple[Any, ...]]:
+    bound = cast(Scope, _BoundScope(bindparam("organization_id"), bindparam("project_id")))
+    names = (
+        select(*SHOWN, Provider.name.label("provider"), Region.code.label("region"))
+        .join(Provider, Provider.id == Bucket.provider_id)
+        .join(Region, Region.id == Bucket.region_id)
+    )
+    statement: Select[*tuple[Any, ...]] = readable(names, Bucket, bound)
     return statement.where(Bucket.id == bindparam("bucket_id"))
 
 

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from sqlalchemy import RowMapping
 
+from loopback.buckets.models import BucketStatus
 from loopback.buckets.service import BucketView, ProjectUsage
 
 # The rules of buckets.naming the document can say: 3 to 63 characters, labels of lowercase
@@ -117,30 +122,43 @@ class BucketOut(BaseModel):
 
     @classmethod
     def of(cls, view: BucketView) -> BucketOut:
-        bucket = view.bucket
+        return cls._shown(functools.partial(getattr, view.bucket), view.provider, view.region)
+
+    @classmethod
+    def json_of(cls, row: RowMapping) -> bytes:
+        """The JSON of one bucket read as a Core row (``repository.SHOWN`` with ``provider`` and
+        ``region``), as ``of`` would answer it: built and checked once, in the caller's thread."""
+        out = cls._shown(row.__getitem__, row["provider"], row["region"])
+        return cls.__pydantic_serializer__.to_json(out)
+
+    @classmethod
+    def _shown(cls, column: Callable[[str], Any], provider: str, region: str) -> BucketOut:
+        """A bucket from its columns by name (an ORM row's attributes or a Core row's keys); a
+        deleted one holds nothing a tenant can reach, so it shows no endpoint and no usage."""
+        gone = column("status") == BucketStatus.DELETED
         return cls(
-            id=bucket.id,
-            name=bucket.name,
-            provider=view.provider,
-            region=view.region,
-            status=bucket.status,
-            status_reason=bucket.status_reason,
-            endpoint=None if view.gone else bucket.endpoint,
+            id=column("id"),
+            name=column("name"),
+            provider=provider,
+            region=region,
+            status=column("status"),
+            status_reason=column("status_reason"),
+            endpoint=None if gone else column("endpoint"),
             usage=None
-            if view.gone
+            if gone
             else UsageOut(
-                object_count=bucket.object_count,
-                bytes=bucket.bytes,
-                last_synced_at=bucket.last_synced_at,
+                object_count=column("object_count"),
+                bytes=column("bytes"),
+                last_synced_at=column("last_synced_at"),
             ),
-            created_at=bucket.created_at,
-            updated_at=bucket.updated_at,
-            supersedes=bucket.supersedes_id,
-            superseded_by=bucket.superseded_by_id,
-            deletion_policy=bucket.deletion_policy,
-            attempts=bucket.attempts,
-            next_attempt_at=bucket.next_attempt_at,
-            adopted=bucket.adopted,
+            created_at=column("created_at"),
+            updated_at=column("updated_at"),
+            supersedes=column("supersedes_id"),
+            superseded_by=column("superseded_by_id"),
+            deletion_policy=column("deletion_policy"),
+            attempts=column("attempts"),
+            next_attempt_at=column("next_attempt_at"),
+            adopted=column("adopted"),
         )
 
 

@@ -24,7 +24,7 @@ import logging
 from collections.abc import Sequence
 from typing import Protocol
 
-from sqlalchemy import update
+from sqlalchemy import RowMapping, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -299,6 +299,14 @@ class BucketService:
         if row is None:
             raise NotFound(f"bucket {bucket_id} does not exist in project {scope.project_slug!r}")
         return BucketView(*row)
+
+    def get_shown(self, session: Session, scope: ProjectScope, bucket_id: str) -> RowMapping:
+        """``get`` as a Core row of what one bucket's answer shows (``repository.SHOWN``, with
+        ``provider`` and ``region``): GET one bucket builds no ORM object."""
+        row = session.connection().execute(*repository.one_shown_in_scope(scope, bucket_id)).first()
+        if row is None:
+            raise NotFound(f"bucket {bucket_id} does not exist in project {scope.project_slug!r}")
+        return row._mapping
 
     @staticmethod
     def live_buckets(session: Session, organization_id: str, project_id: str | None) -> int:
