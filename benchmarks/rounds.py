@@ -15,25 +15,38 @@ are (both sides of each figure list the same buckets, so what they hold changes 
 The most memory each round holds is measured apart, untimed, under ``tracemalloc``: the drift round
 run again, and the usage round's enumeration plus one of its batches (every batch holds as much).
 
+``--native ceph`` adds, in its own database, the usage round over N ready buckets of a provider of
+family ``s3`` with ``admin_api: ceph``, whose usage RGW's admin API answers for the whole region in
+one call, against a local stand-in of that API holding those N buckets (the one the tests use: it
+checks every request's SigV4 signature and path against Ceph's published contract), run through a
+real Huey consumer as above, beside N x one bucket's sync on the same provider (a tenant's refresh:
+one Get Bucket Info ``&bucket=NAME``). Its time is the control plane's own plus a local HTTP
+server's, not a real RGW's. ``--no-seaweedfs`` skips the SeaweedFS rows (and starting SeaweedFS).
+
 Usage: .venv/bin/python benchmarks/rounds.py [--buckets 10000] [--backends sqlite,postgresql]
   [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/postgres] [--threads 2] [--concurrency 4]
+  [--native ceph] [--no-seaweedfs]
 """
 
 from __future__ import annotations
 
 import argparse
 import secrets
+import sys
 import tempfile
 import time
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import boto3
 from botocore.config import Config
 from lists import database
+from pydantic import SecretStr
 from report import Figure, p50, print_figures, timed
 from sqlalchemy import func, insert, select
 
@@ -46,15 +59,24 @@ from loopback.kit.leases import RoundLeases
 from loopback.kit.settings import Settings
 from loopback.migrations import upgrade
 from loopback.providers.models import Provider, Region
+from loopback.providers.schemas import ProviderCreate, RegionIn
 from loopback.providers.seaweedfs import EmbeddedSeaweedFS
 from loopback.runtime import Runtime
 from loopback.serve import register_embedded_storage
 from loopback.tenancy.models import Project
 from loopback.tenancy.service import bootstrap
 
+# The RGW stand-in is imported from tests/ rather than copied: it checks each request's SigV4
+# signature and path against Ceph's published admin API, and a copy here would drift from it.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.providers.admin_standins import RgwStandIn
+
 GOAL = 0.1
+MS = 1000.0
 VANISHED = 3
 INSERT_BATCH = 5000
+NATIVE_KEY_ID, NATIVE_SECRET = "LOOPBACKADMIN0000001", "bench-secret-of-the-operators-service-key"
+NATIVE_REGION, NATIVE_UID = "r1", "loopback"
 
 
 def operator_s3(storage: EmbeddedSeaweedFS, threads: int) -> Any:
@@ -90,11 +112,11 @@ def create_buckets(storage: EmbeddedSeaweedFS, count: int, threads: int) -> tupl
     return names, time.perf_counter() - started
 
 
-def record_buckets(runtime: Runtime, names: list[str]) -> None:
-    """A ready row per bucket in demo/default, by bulk insert."""
+def record_buckets(runtime: Runtime, names: list[str], provider_name: str = "local") -> None:
+    """A ready row per bucket at ``provider_name`` in demo/default, by bulk insert."""
     with runtime.db.session() as session:
         project = session.scalars(select(Project).where(Project.slug == "default")).one()
-        provider = session.scalars(select(Provider).where(Provider.name == "local")).one()
+        provider = session.scalars(select(Provider).where(Provider.name == provider_name)).one()
         region = session.scalars(select(Region).where(Region.provider_id == provider.id)).one()
         now = utcnow()
         for start in range(0, len(names), INSERT_BATCH):
@@ -130,6 +152,17 @@ def bucket_ids_by_name(runtime: Runtime) -> list[str]:
 def synced_count(runtime: Runtime, since: Any) -> int:
     with runtime.db.session() as session:
         return int(session.scalar(select(func.count()).where(Bucket.last_synced_at >= since)) or 0)
+
+
+def consumed_usage_round(runtime: Runtime, threads: int, expected: int) -> float:
+    """One usage round, its batches run by a real Huey consumer of ``threads`` threads."""
+    consumer = runtime.automation.create_consumer(threads, embedded=True)
+    consumer.start()
+    consumer.rounds.stop()  # the benchmark starts the rounds itself, never the wall clock
+    try:
+        return timed(lambda: usage_round(runtime, expected))
+    finally:
+        consumer.stop(graceful=True)
 
 
 def usage_round(runtime: Runtime, expected: int) -> float:
@@ -178,10 +211,14 @@ def usage_round_memory(runtime: Runtime, limits: RoundLimits) -> float:
     return peak
 
 
-def run(backend: str, args: argparse.Namespace, storage: EmbeddedSeaweedFS, names: list[str]) -> None:
+@contextmanager
+def bootstrapped(
+    backend: str, args: argparse.Namespace, storage: EmbeddedSeaweedFS | None = None
+) -> Iterator[Runtime]:
+    """A runtime on a new database of ``backend``, bootstrapped (and given ``storage``, if any)."""
     with (
         tempfile.TemporaryDirectory(prefix="loopback-rounds-") as directory,
-        database(backend, args.postgres, Path(directory)) as url,
+        database(backend, args.postgres, Path(directory) / "rounds.db") as url,
     ):
         upgrade(url)
         settings = Settings(
@@ -197,7 +234,35 @@ def run(backend: str, args: argparse.Namespace, storage: EmbeddedSeaweedFS, name
         runtime = Runtime.from_settings(settings)
         with runtime.db.session() as session:
             bootstrap(session, settings)
-            register_embedded_storage(runtime, session, storage)
+            if storage is not None:
+                register_embedded_storage(runtime, session, storage)
+        try:
+            yield runtime
+        finally:
+            runtime.close()
+
+
+def sampled_around(
+    part: Callable[[list[str]], object], sample: list[str], action: Callable[[], float]
+) -> float:
+    """``part`` over half of ``sample``, then ``action`` (answering its seconds), then the other half:
+    a machine whose load changes meanwhile weighs on both sides alike."""
+    half = len(sample) // 2
+    part(sample[:half])
+    seconds = action()
+    part(sample[half:])
+    return seconds
+
+
+def round_figure(
+    name: str, seconds: float, samples: list[float], count: int, goal: float, note: str
+) -> Figure:
+    """One round's ``seconds`` beside ``count`` x the p50 of ``samples`` (seconds each), in ms."""
+    return Figure(name, seconds * MS, p50(samples) * count * MS, "ms", goal, note=note)
+
+
+def run(backend: str, args: argparse.Namespace, storage: EmbeddedSeaweedFS, names: list[str]) -> None:
+    with bootstrapped(backend, args, storage) as runtime:
         record_buckets(runtime, names)
         count = len(names)
         s3 = operator_s3(storage, 1)
@@ -227,13 +292,7 @@ def run(backend: str, args: argparse.Namespace, storage: EmbeddedSeaweedFS, name
         half = len(sample) // 2
         baselines(sample[:half])
         listing = timed(lambda: list_all(s3))
-        consumer = runtime.automation.create_consumer(args.threads, embedded=True)
-        consumer.start()
-        consumer.rounds.stop()  # the benchmark starts the rounds itself, never the wall clock
-        try:
-            usage_seconds = timed(lambda: usage_round(runtime, count))
-        finally:
-            consumer.stop(graceful=True)
+        usage_seconds = consumed_usage_round(runtime, args.threads, count)
         usage_peak = usage_round_memory(runtime, RoundLimits(args.batch, args.concurrency))
 
         vanished = names[-VANISHED:]
@@ -247,34 +306,32 @@ def run(backend: str, args: argparse.Namespace, storage: EmbeddedSeaweedFS, name
         drift_peak = traced_mib(runtime.buckets.check_drift)
         for name in vanished:  # as they were, for the next backend's run
             s3.create_bucket(Bucket=name)
-        runtime.close()
 
-    ms = 1000.0
     figures = [
-        Figure(
+        round_figure(
             f"usage round over {count:,} buckets / {count:,} x one bucket's sync",
-            usage_seconds * ms,
-            p50(one_sync) * count * ms,
-            "ms",
+            usage_seconds,
+            one_sync,
+            count,
             GOAL,
-            note=f"one sync p50 {p50(one_sync) * ms:.2f} ms; round {count / usage_seconds:.0f} buckets/s",
+            f"one sync p50 {p50(one_sync) * MS:.2f} ms; round {count / usage_seconds:.0f} buckets/s",
         ),
-        Figure(
+        round_figure(
             f"usage round over {count:,} buckets / {count:,} x its provider calls",
-            usage_seconds * ms,
-            p50(raw_calls) * count * ms,
-            "ms",
+            usage_seconds,
+            raw_calls,
+            count,
             1.0,
-            note="the floor: ListObjectVersions + ListMultipartUploads p50 "
-            f"{p50(raw_calls) * ms:.2f} ms; not a goal of the issue",
+            "the floor: ListObjectVersions + ListMultipartUploads p50 "
+            f"{p50(raw_calls) * MS:.2f} ms; not a goal of the issue",
         ),
-        Figure(
+        round_figure(
             f"drift round over {count:,} buckets / {count:,} x one HeadBucket",
-            drift_seconds * ms,
-            p50(heads) * count * ms,
-            "ms",
+            drift_seconds,
+            heads,
+            count,
             GOAL,
-            note=f"HeadBucket p50 {p50(heads) * ms:.2f} ms; ListBuckets of all {listing * ms:.0f} ms; "
+            f"HeadBucket p50 {p50(heads) * MS:.2f} ms; ListBuckets of all {listing * MS:.0f} ms; "
             f"{VANISHED} found lost",
         ),
     ]
@@ -285,6 +342,61 @@ def run(backend: str, args: argparse.Namespace, storage: EmbeddedSeaweedFS, name
         f"drift {drift_peak:.1f} MiB"
     )
     print_figures(title, figures)
+
+
+def run_native(backend: str, args: argparse.Namespace) -> None:
+    """The usage round of a provider with ``admin_api: ceph`` over ``--buckets`` buckets, against
+    the RGW stand-in, beside N x one bucket's sync (a tenant's refresh) on the same provider."""
+    count = args.buckets
+    names = [f"nb-{number:07d}" for number in range(count)]
+    with (
+        RgwStandIn(NATIVE_KEY_ID, NATIVE_SECRET, NATIVE_REGION, NATIVE_UID) as rgw,
+        bootstrapped(backend, args) as runtime,
+    ):
+        rgw.buckets = {name: {} for name in names}  # empty, as the SeaweedFS rows' buckets are
+        spec = ProviderCreate(
+            name="native",
+            family="s3",
+            access_key_id=NATIVE_KEY_ID,
+            secret_access_key=SecretStr(NATIVE_SECRET),
+            settings={"admin_api": args.native, "admin_uid": NATIVE_UID},
+            regions=[RegionIn(code=NATIVE_REGION, name="Region one", endpoint=rgw.url)],
+        )
+        with runtime.db.session() as session:
+            runtime.providers.create(session, spec)
+            session.commit()
+        record_buckets(runtime, names, "native")
+        ids = dict(zip(names, bucket_ids_by_name(runtime), strict=True))
+        one_sync: list[float] = []
+
+        def baselines(part: list[str]) -> None:
+            one_sync.extend(timed(partial(runtime.buckets.sync_usage, ids[name])) for name in part)
+
+        usage_seconds = sampled_around(
+            baselines,
+            names[: args.sample],
+            lambda: consumed_usage_round(runtime, args.threads, count),
+        )
+        asked = rgw.calls(RgwStandIn.PATH)
+        region_calls = sum("uid" in query for query in asked)  # the round's; the rest, one bucket's
+        refused = [status for _, _, status in rgw.requests if status != 200]
+        if region_calls != 1 or len(asked) != 1 + len(one_sync) or refused:
+            raise SystemExit(f"RGW was asked {asked[:3]}... ({len(asked)} calls), refused: {refused}")
+
+    figure = round_figure(
+        f"usage round over {count:,} {args.native} buckets / {count:,} x one bucket's sync",
+        usage_seconds,
+        one_sync,
+        count,
+        GOAL,
+        f"one sync (&bucket=NAME) p50 {p50(one_sync) * MS:.2f} ms; round {count / usage_seconds:.0f} "
+        "buckets/s, 1 region-wide admin call; against a stand-in of RGW's admin API",
+    )
+    title = (
+        f"{backend}: usage round of a provider with admin_api: {args.native} over {count:,} buckets "
+        f"({args.threads} worker threads, batches of {args.batch})"
+    )
+    print_figures(title, [figure])
 
 
 def main() -> None:
@@ -300,7 +412,18 @@ def main() -> None:
     parser.add_argument("--backends", default="sqlite")
     parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--redis", default=None, help="redis://... for the PostgreSQL run's queue")
+    parser.add_argument(
+        "--native", choices=["ceph"], default=None, help="also the usage round read by the admin API"
+    )
+    parser.add_argument(
+        "--seaweedfs", action=argparse.BooleanOptionalAction, default=True, help="the SeaweedFS rows"
+    )
     args = parser.parse_args()
+    if args.native:
+        for backend in args.backends.split(","):
+            run_native(backend.strip(), args)
+    if not args.seaweedfs:
+        return
     with tempfile.TemporaryDirectory(prefix="loopback-rounds-storage-") as directory:
         with EmbeddedSeaweedFS(Path(directory) / "seaweedfs") as storage:
             names, seconds = create_buckets(storage, args.buckets, args.create_threads)
