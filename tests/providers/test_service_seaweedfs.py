@@ -219,3 +219,22 @@ def test_seaweedfs_own_bucket_figures_count_stored_needles_not_what_is_billed(
     assert [(v["Key"], v["Size"]) for v in listed] == [("compressible", 2**20)]
     assert files == 2  # the deleted object's chunk is still counted
     assert size < 2**20 // 10  # its compressed needles, not the object's size
+
+
+def test_a_bucket_written_to_takes_one_volume_not_seven(
+    seaweedfs: EmbeddedSeaweedFS, operator_s3: Any
+) -> None:
+    """Every bucket is a collection; at SeaweedFS's default of 7 volumes per collection the volume
+    server's ~300 slots ran out after 43 buckets holding data, and writes to the next one failed."""
+
+    def volumes() -> int:
+        topology = httpx.get(f"{seaweedfs.master_url}/dir/status", timeout=5).json()["Topology"]
+        nodes = [node for dc in topology["DataCenters"] for rack in dc["Racks"] for node in rack["DataNodes"]]
+        return sum(node["Volumes"] for node in nodes)
+
+    before = volumes()
+    for _ in range(3):
+        name = unique_bucket_name("vol")
+        operator_s3.create_bucket(Bucket=name)
+        operator_s3.put_object(Bucket=name, Key="one", Body=b"x")
+    assert volumes() - before == 3

@@ -39,6 +39,18 @@ from loopback.kit.ports import free_ports, port_is_free, wait_for_port
 
 log = logging.getLogger(__name__)
 
+# Each bucket is a SeaweedFS collection, and a collection's first write grows 7 volumes by default
+# (``copy_1``). The volume server holds as many volumes as its free disk fits at
+# ``-master.volumeSizeLimitMB`` (about 300 on 76 GB): 43 buckets holding data used them all, and the
+# next bucket's first write failed with "No writable volumes and no free volumes left". One volume
+# per growth lets every bucket have one; a collection grows again when its volumes fill.
+MASTER_TOML = b"""[master.volume_growth]
+copy_1 = 1
+copy_2 = 2
+copy_3 = 3
+copy_other = 1
+"""
+
 PR_SET_PDEATHSIG = 1
 STOP_GRACE_SECONDS = 3.0
 PORT_ATTEMPTS = 3
@@ -210,6 +222,7 @@ class EmbeddedSeaweedFS:
         """Start ``names`` (``server`` before ``s3``) on the chosen ports; return once S3 answers."""
         p = self._ports
         if "server" in names:
+            write_private(self.root / "master.toml", MASTER_TOML)  # read from its working directory
             self._spawn("server", self._server_args())
             while not wait_for_port(p["filer"], 0.5):
                 server = self._processes["server"]
