@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Select, and_, func, or_, select, tuple_
+from sqlalchemy import Select, and_, or_, select, tuple_
 
 from loopback.buckets.models import Bucket
-from loopback.buckets.samples import UsageSample
+from loopback.buckets.samples import UsageSample, newest_times
 from loopback.kit.scoping import Scope, readable
 from loopback.providers.models import Provider, Region
 from loopback.tenancy.models import Project
@@ -54,11 +54,7 @@ def samples_in_period(bucket_ids: Sequence[str], start: datetime, end: datetime)
     ``start`` (the value carried into the period), by bucket and time: bucket, time, bytes, peak
     bytes and objects. The ids come from ``buckets_in_period``, so they are the caller's."""
     ids = list(bucket_ids)
-    carried = (
-        select(UsageSample.bucket_id, func.max(UsageSample.at))
-        .where(UsageSample.bucket_id.in_(ids), UsageSample.at <= start)
-        .group_by(UsageSample.bucket_id)
-    )
+    carried = newest_times(ids, at_or_before=start)
     return (
         select(
             UsageSample.bucket_id,

@@ -33,7 +33,19 @@ from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from typing import Any, cast
 
-from sqlalchemy import BigInteger, PrimaryKeyConstraint, String, Table, delete, func, insert, select, text
+from sqlalchemy import (
+    BigInteger,
+    PrimaryKeyConstraint,
+    Select,
+    String,
+    Table,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+    tuple_,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from loopback.kit.clock import utcnow
@@ -130,16 +142,21 @@ def record_samples(session: Session, samples: Sequence[Sample]) -> int:
     return len(rows)
 
 
+def newest_times(bucket_ids: Sequence[str], at_or_before: datetime | None = None) -> Select[str, datetime]:
+    """Each bucket's newest row time (``bucket_id``, ``at``), or its newest at or before a moment:
+    the row in force then. A primary-key seek per bucket."""
+    statement = select(UsageSample.bucket_id, func.max(UsageSample.at).label("at")).where(
+        UsageSample.bucket_id.in_(list(bucket_ids))
+    )
+    if at_or_before is not None:
+        statement = statement.where(UsageSample.at <= at_or_before)
+    return statement.group_by(UsageSample.bucket_id)
+
+
 def latest(session: Session, bucket_ids: Sequence[str]) -> dict[str, tuple[int, int, int | None, int | None]]:
-    """Each bucket's figures in its newest row: one statement, a primary-key seek per bucket."""
+    """Each bucket's figures in its newest row, in one statement."""
     if not bucket_ids:
         return {}
-    newest = (
-        select(UsageSample.bucket_id, func.max(UsageSample.at).label("at"))
-        .where(UsageSample.bucket_id.in_(list(bucket_ids)))
-        .group_by(UsageSample.bucket_id)
-        .subquery()
-    )
     found = session.execute(
         select(
             UsageSample.bucket_id,
@@ -147,7 +164,7 @@ def latest(session: Session, bucket_ids: Sequence[str]) -> dict[str, tuple[int, 
             UsageSample.bytes,
             UsageSample.noncurrent_bytes,
             UsageSample.multipart_bytes,
-        ).join(newest, (UsageSample.bucket_id == newest.c.bucket_id) & (UsageSample.at == newest.c.at))
+        ).where(tuple_(UsageSample.bucket_id, UsageSample.at).in_(newest_times(bucket_ids)))
     )
     return {
         row.bucket_id: (row.object_count, row.bytes, row.noncurrent_bytes, row.multipart_bytes)
