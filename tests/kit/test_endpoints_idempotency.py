@@ -446,7 +446,8 @@ def test_a_create_whose_answer_was_lost_after_its_commit_replays_its_202(
     with TestClient(create_app(runtime), headers=OPERATOR_HEADERS) as client:
         busy = post(client, payload(name), "lost-answer")
         assert busy.status_code == 409, busy.text  # the lease has not lapsed yet
-        assert "its change is committed" in busy.json()["detail"]
+        still = "is still running: its change is committed and its answer is on the way"
+        assert still in busy.json()["detail"]
         time.sleep(1.5)  # the dead process's one-second lease lapses
         again = post(client, payload(name), "lost-answer")
         assert again.status_code == 202, again.text

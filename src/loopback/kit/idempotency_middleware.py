@@ -340,13 +340,11 @@ class IdempotencyMiddleware:
         else:
             renewed = (record.lease_expires_at or utcnow()) - records.LEASE
             ago = max(math.floor((utcnow() - renewed).total_seconds()), 0)
-            done = (
-                "its change is committed and its answer on the way" if record.committed_status else "running"
-            )
+            done = ": its change is committed and its answer is on the way" if record.committed_status else ""
             detail = (
-                f"a request with this {IDEMPOTENCY_HEADER} is still {done} (its process renewed its claim "
-                f"{ago} s ago; a claim not renewed for {records.LEASE.seconds} s is abandoned); retry it "
-                "in a moment to get its answer"
+                f"a request with this {IDEMPOTENCY_HEADER} is still running{done} (its process renewed "
+                f"its claim {ago} s ago; a claim not renewed for {records.LEASE.seconds} s is abandoned); "
+                "retry it in a moment to get its answer"
             )
         await self._problem(scope, receive, send, detail)
 
