@@ -2,9 +2,9 @@
 
 The database is asked how it runs the statements ``BucketService`` itself sent (``kit.plans``),
 over a project of 3,000 rows beside another's 3,000, in which each rare kind (a status, a provider,
-a region, superseded rows, rows the resync must re-enqueue) is a handful. No plan may sort the
-project's rows or scan the table, and each rare filter must seek its own index: at a million rows
-anything else is a scan.
+a region, superseded rows, rows the resync must re-enqueue, rows linked to an install) is a
+handful. No plan may sort the project's rows or scan the table, and each rare filter must seek its
+own index: at a million rows anything else is a scan.
 PostgreSQL is told not to scan tables (``enable_seqscan``), which a table this small would invite,
 and has vacuumed it, as autovacuum would, so that it may read an index alone.
 """
@@ -18,8 +18,8 @@ import pytest
 from sqlalchemy import insert, text
 from sqlalchemy.orm import Session
 
-from loopback.buckets.models import Bucket
-from loopback.buckets.service import BucketFilters, BucketService
+from loopback.buckets.models import INSTALL_LENGTHS, Bucket
+from loopback.buckets.service import BucketFilters, BucketService, InstallLink
 from loopback.kit.clock import utcnow
 from loopback.kit.ids import new_id
 from loopback.kit.plans import explain, recorded
@@ -33,6 +33,7 @@ from tests.factories import organization
 
 ROWS = 3000
 RARE = 500  # every RARE-th row is of each rare kind: six of each
+LINK = {part: f"plan-{part}" for part in INSTALL_LENGTHS}  # the install link of the rare linked rows
 SORTS = ("Sort", "TEMP B-TREE")  # PostgreSQL's sort node, SQLite's
 SCANS = ("Seq Scan on buckets", "SCAN buckets\n")  # a SQLite scan through an index says USING INDEX
 
@@ -59,6 +60,15 @@ SHAPES: dict[str, tuple[Call, str | None]] = {
         lambda s, b, p: b.list(s, p, 100, None, BucketFilters(superseded=True)),
         "ix_buckets_superseded",
     ),
+    **{
+        f"install {part}": (
+            lambda s, b, p, part=part: b.list(
+                s, p, 100, None, BucketFilters(install=InstallLink(**{part: LINK[part]}))
+            ),
+            f"ix_buckets_install_{part}",
+        )
+        for part in INSTALL_LENGTHS
+    },
     "v2 page in the middle": (lambda s, b, p: b.page(s, p, 10, 100), "ix_buckets_current"),
     "organization rollup": (lambda s, b, p: b.usage_by_project(s, p), "ix_buckets_live_sync"),
     "resync": (lambda s, b, p: b.resync(), "ix_buckets_unreconciled"),
@@ -71,7 +81,7 @@ MAY_WALK_THE_KEY = {"v2 page in the middle"}  # on PostgreSQL
 
 def kind(n: int) -> int:
     """0 for a plain row, else which rare kind row ``n`` is."""
-    return n % RARE if n % RARE <= 5 else 0
+    return n % RARE if n % RARE <= 6 else 0
 
 
 def seed(runtime: Runtime, scope: ProjectScope) -> None:
@@ -109,6 +119,7 @@ def seed(runtime: Runtime, scope: ProjectScope) -> None:
                 "superseded_by_id": "bkt_replacement" if kind(n) == 4 else None,
                 "last_synced_at": now,
                 "bytes": n,
+                **{f"install_{part}": value if kind(n) == 6 else None for part, value in LINK.items()},
             }
             for n in range(ROWS)
             for side in (0, 1)
@@ -148,7 +159,7 @@ def test_each_list_reads_its_index_and_sorts_nothing(runtime: Runtime, seeded: B
         scope = operator_scope(session)
         found: dict[str, Any] = {name: call(session, seeded, scope) for name, (call, _) in SHAPES.items()}
     assert len(found["first page"][0]) == 100
-    for name in ("rare status", "rare provider", "rare region", "superseded rows"):
+    for name in ("rare status", "rare provider", "rare region", "superseded rows", "install release"):
         assert len(found[name][0]) == ROWS // RARE, name
     assert found["v2 page in the middle"][1] == ROWS - ROWS // RARE
     assert found["resync"] == 2 * ROWS // RARE  # the other project's too

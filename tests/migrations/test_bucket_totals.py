@@ -9,7 +9,7 @@ from sqlalchemy import Connection, create_engine, text
 
 from loopback.kit.settings import Settings
 from loopback.migrations import alembic_config, upgrade
-from tests.migrations.test_grants import NOW, insert
+from tests.migrations.test_grants import NOW, insert_bucket, insert_placement
 
 # (id, project, status, object_count, bytes, superseded_by_id, deleted_at)
 ROWS = [
@@ -35,24 +35,13 @@ def test_existing_rows_get_their_projects_totals_and_the_triggers_keep_them(sett
     upgrade(url, "0009")
     engine = create_engine(url)
     with engine.begin() as connection:
-        insert(connection, engine, "organizations", id="org_m", slug="m", name="M")
-        for project in ("prj_a", "prj_b", "prj_empty"):
-            insert(
-                connection, engine, "projects", id=project, organization_id="org_m", slug=project, name="P"
-            )
-        insert(connection, engine, "providers", id="prv_m", name="old", family="s3", enabled=True)
-        insert(connection, engine, "regions", id="reg_m", provider_id="prv_m", code="r1", enabled=True)
+        insert_placement(connection, engine, projects=("prj_a", "prj_b", "prj_empty"))
         for bucket_id, project, status, objects, size, superseded_by, deleted_at in ROWS:
-            insert(
+            insert_bucket(
                 connection,
                 engine,
-                "buckets",
-                id=bucket_id,
-                organization_id="org_m",
-                project_id=project,
-                name=f"name-{bucket_id}",
-                provider_id="prv_m",
-                region_id="reg_m",
+                bucket_id,
+                project,
                 status=status,
                 object_count=objects,
                 bytes=size,

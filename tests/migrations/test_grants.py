@@ -39,27 +39,40 @@ def insert(connection: Connection, engine: Engine, table: str, **values: Any) ->
     )
 
 
+def insert_placement(connection: Connection, engine: Engine, projects: tuple[str, ...]) -> None:
+    """Organization ``org_m`` with ``projects``, and provider ``prv_m`` with region ``reg_m``."""
+    insert(connection, engine, "organizations", id="org_m", slug="m", name="M")
+    for project in projects:
+        insert(connection, engine, "projects", id=project, organization_id="org_m", slug=project, name="P")
+    insert(connection, engine, "providers", id="prv_m", name="old", family="s3", enabled=True)
+    insert(connection, engine, "regions", id="reg_m", provider_id="prv_m", code="r1", enabled=True)
+
+
+def insert_bucket(
+    connection: Connection, engine: Engine, bucket_id: str, project_id: str = "prj_m", **values: Any
+) -> None:
+    """A ready bucket of ``org_m`` at ``prv_m``/``reg_m``, with ``values`` over those."""
+    row = {"name": f"name-{bucket_id}", "status": "ready", **values}
+    insert(
+        connection,
+        engine,
+        "buckets",
+        id=bucket_id,
+        organization_id="org_m",
+        project_id=project_id,
+        provider_id="prv_m",
+        region_id="reg_m",
+        **row,
+    )
+
+
 def test_old_keys_become_one_grant_each_with_the_old_policy_version(settings: Settings) -> None:
     url = settings.resolved_database_url
     upgrade(url, "0004")
     engine = create_engine(url)
     with engine.begin() as connection:
-        insert(connection, engine, "organizations", id="org_m", slug="m", name="M")
-        insert(connection, engine, "projects", id="prj_m", organization_id="org_m", slug="p", name="P")
-        insert(connection, engine, "providers", id="prv_m", name="old", family="s3", enabled=True)
-        insert(connection, engine, "regions", id="reg_m", provider_id="prv_m", code="r1", enabled=True)
-        insert(
-            connection,
-            engine,
-            "buckets",
-            id="bkt_m",
-            organization_id="org_m",
-            project_id="prj_m",
-            name="old-bucket",
-            provider_id="prv_m",
-            region_id="reg_m",
-            status="ready",
-        )
+        insert_placement(connection, engine, projects=("prj_m",))
+        insert_bucket(connection, engine, "bkt_m", name="old-bucket")
         insert(
             connection,
             engine,

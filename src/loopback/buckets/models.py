@@ -40,6 +40,18 @@ LIVE = text("deleted_at IS NULL")
 UNRECONCILED = text("generation <> observed_generation")  # no bound value: generic plans use it too
 READY = text("status = 'ready'")
 
+# The install link's parts and their longest values: Kubernetes names (a DNS subdomain, 253; a
+# namespace is a DNS label, 63). A bucket has a link when any part is set; the columns are
+# ``install_<part>``.
+INSTALL_LENGTHS: dict[str, int] = {
+    "catalog_item": 253,
+    "release": 253,
+    "cluster": 253,
+    "namespace": 63,
+    "claim": 253,
+}
+INSTALL_LINKED = {part: text(f"install_{part} IS NOT NULL") for part in INSTALL_LENGTHS}
+
 
 def _partial(name: str, *columns: str, where: TextClause) -> Index:
     return Index(name, *columns, sqlite_where=where, postgresql_where=where)
@@ -80,6 +92,12 @@ class Bucket(Base):
         _partial("ix_buckets_unreconciled", "id", where=UNRECONCILED),  # what the resync reads
         # the usage and drift rounds page through a region's ready buckets (migration 0011)
         _partial("ix_buckets_ready_region", "region_id", "id", where=READY),
+        # a list filtered by one part of the install link seeks its own index in ``id`` order;
+        # partial, so the buckets no install made (most) cost them nothing (migration 0014)
+        *(
+            _partial(f"ix_buckets_install_{part}", "project_id", f"install_{part}", "id", where=linked)
+            for part, linked in INSTALL_LINKED.items()
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -116,10 +134,28 @@ class Bucket(Base):
     slot: Mapped[str | None] = mapped_column(
         String(63), default=None, doc="the operator-linked key slot of the tenant, for families that need one"
     )
+    # the catalog-driven Kubernetes install the bucket was made for (issue 13), each part optional
+    install_catalog_item: Mapped[str | None] = mapped_column(
+        String(INSTALL_LENGTHS["catalog_item"]), default=None
+    )
+    install_release: Mapped[str | None] = mapped_column(String(INSTALL_LENGTHS["release"]), default=None)
+    install_cluster: Mapped[str | None] = mapped_column(String(INSTALL_LENGTHS["cluster"]), default=None)
+    install_namespace: Mapped[str | None] = mapped_column(String(INSTALL_LENGTHS["namespace"]), default=None)
+    install_claim: Mapped[str | None] = mapped_column(String(INSTALL_LENGTHS["claim"]), default=None)
 
     @property
     def placement(self) -> Placement:
         return Placement(self.organization_id, self.project_id, self.slot)
+
+
+# The install link's columns by part, in INSTALL_LENGTHS' order.
+INSTALL_COLUMNS = {
+    "catalog_item": Bucket.install_catalog_item,
+    "release": Bucket.install_release,
+    "cluster": Bucket.install_cluster,
+    "namespace": Bucket.install_namespace,
+    "claim": Bucket.install_claim,
+}
 
 
 class BucketEvent(Base):

@@ -14,7 +14,7 @@ from typing import Any, cast
 
 from sqlalchemy import BindParameter, Select, Table, Update, bindparam, func, select, update
 
-from loopback.buckets.models import Bucket, BucketEvent, BucketStatus, BucketTotals
+from loopback.buckets.models import INSTALL_COLUMNS, Bucket, BucketEvent, BucketStatus, BucketTotals
 from loopback.kit.scoping import Scope, readable
 from loopback.providers.models import Provider, Region
 from loopback.tenancy.access import ProjectScope
@@ -70,6 +70,7 @@ SHOWN = (
     Bucket.attempts,
     Bucket.next_attempt_at,
     Bucket.adopted,
+    *INSTALL_COLUMNS.values(),
 )
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from sqlalchemy.orm import Session
 from starlette.convertors import StringConvertor, register_url_convertor
 
-from loopback.buckets.models import BucketStatus
+from loopback.buckets.models import INSTALL_LENGTHS, BucketStatus
 from loopback.buckets.schemas import (
     BucketAdopt,
     BucketCreate,
@@ -20,9 +20,11 @@ from loopback.buckets.schemas import (
     BucketValidation,
     OrganizationUsage,
     ProjectUsageOut,
+    link_of,
 )
-from loopback.buckets.service import BucketFilters, BucketService
+from loopback.buckets.service import BucketFilters, BucketService, InstallLink
 from loopback.kit.db import Database
+from loopback.kit.errors import Invalid
 from loopback.kit.openapi import problems
 from loopback.kit.services import from_state
 from loopback.tenancy.auth import (
@@ -67,7 +69,9 @@ def create_bucket(
     response: Response,
 ) -> BucketOut:
     """Record a bucket as pending and start provisioning it; poll the Location until it is ready."""
-    view = buckets.create(session, scope, body.name, body.provider, body.region, body.deletion_policy)
+    view = buckets.create(
+        session, scope, body.name, body.provider, body.region, body.deletion_policy, link_of(body.install)
+    )
     response.headers["Location"] = f"{request.url.path}/{view.bucket.id}"
     return BucketOut.of(view)
 
@@ -94,9 +98,34 @@ def adopt_bucket(
     response: Response,
 ) -> BucketOut:
     """Bring an existing provider bucket under this project, once the provider says it exists and is ours."""
-    view = buckets.adopt(session, scope, body.name, body.provider, body.region)
+    view = buckets.adopt(session, scope, body.name, body.provider, body.region, link_of(body.install))
     response.headers["Location"] = f"{request.url.path.removesuffix('/adopt')}/{view.bucket.id}"
     return BucketOut.of(view)
+
+
+def _install_query(part: str, alias: str | None = None) -> Any:
+    return Query(
+        alias=alias or f"install.{part}",
+        max_length=INSTALL_LENGTHS[part],
+        description=f"only buckets whose install link's {part} is this",
+    )
+
+
+NO_INSTALL_FILTER = InstallLink()
+
+
+def install_filter(
+    catalog_item: Annotated[str | None, _install_query("catalog_item")] = None,
+    release: Annotated[str | None, _install_query("release")] = None,
+    install_cluster: Annotated[str | None, _install_query("cluster")] = None,
+    namespace: Annotated[str | None, _install_query("namespace")] = None,
+    claim: Annotated[str | None, _install_query("claim")] = None,
+    cluster: Annotated[str | None, _install_query("cluster", "cluster")] = None,
+) -> InstallLink:
+    """The install link a list is narrowed to; ``cluster`` is ``install.cluster`` by its short name."""
+    if cluster and install_cluster and cluster != install_cluster:
+        raise Invalid.field("cluster", "names another cluster than install.cluster; give one of them")
+    return InstallLink(catalog_item, release, install_cluster or cluster, namespace, claim)
 
 
 @router.get("", response_model=BucketList)
@@ -112,9 +141,13 @@ def list_buckets(
     superseded: Annotated[
         bool | None, Query(description="true: only replaced rows; false: only current ones; unset: all")
     ] = None,
+    install: Annotated[InstallLink, Depends(install_filter)] = NO_INSTALL_FILTER,
 ) -> BucketList:
-    """Every bucket row of the project, superseded ones included, oldest first, a page at a time."""
-    filters = BucketFilters(status, provider, region, superseded)
+    """Every bucket row of the project, superseded ones included, oldest first, a page at a time.
+
+    The `install.*` filters (and `cluster`, the same as `install.cluster`) keep the buckets whose
+    install link has that value; an empty value filters nothing."""
+    filters = BucketFilters(status, provider, region, superseded, install)
     views, next_cursor = buckets.list(session, scope, limit, cursor, filters)
     return BucketList(buckets=[BucketOut.of(v) for v in views], next_cursor=next_cursor)
 

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 from sqlalchemy import RowMapping
 
-from loopback.buckets.models import BucketStatus
-from loopback.buckets.service import BucketView, ProjectUsage
+from loopback.buckets.models import INSTALL_LENGTHS, BucketStatus
+from loopback.buckets.service import BucketView, InstallLink, ProjectUsage
 
 # The rules of buckets.naming the document can say: 3 to 63 characters, labels of lowercase
 # letters and digits (hyphens inside) joined by single dots. An IP address or a reserved prefix
@@ -23,6 +24,63 @@ NAME_RULES: dict[str, JsonValue] = {
 }
 NAME_DESCRIPTION = "S3 bucket name: 3-63 lowercase letters, digits, hyphens and dots"
 POLICY_RULES: dict[str, JsonValue] = {"enum": ["delete", "retain"]}
+
+
+INSTALL_DESCRIPTIONS = {
+    "catalog_item": "the catalog entry installed (an application of the catalog)",
+    "release": "the install's release name",
+    "cluster": "the Kubernetes cluster it runs in",
+    "namespace": "its Kubernetes namespace",
+    "claim": "the BucketClaim (or other object) that asked for the bucket",
+}
+
+
+def _install_part(part: str) -> Any:
+    return Field(
+        default=None, min_length=1, max_length=INSTALL_LENGTHS[part], description=INSTALL_DESCRIPTIONS[part]
+    )
+
+
+class InstallLinkIn(BaseModel):
+    """The catalog-driven Kubernetes install a bucket is made for. Each part is optional, but a
+    link names one at least (an empty one is refused: leave ``install`` out for no link)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    catalog_item: str | None = _install_part("catalog_item")
+    release: str | None = _install_part("release")
+    cluster: str | None = _install_part("cluster")
+    namespace: str | None = _install_part("namespace")
+    claim: str | None = _install_part("claim")
+
+    @model_validator(mode="after")
+    def _names_one(self) -> InstallLinkIn:
+        if not self.link().parts():
+            raise ValueError(
+                "an install link names one part at least (catalog_item, release, cluster, namespace "
+                "or claim); leave install out for no link"
+            )
+        return self
+
+    def link(self) -> InstallLink:
+        return InstallLink(**self.model_dump())
+
+
+def link_of(install: InstallLinkIn | None) -> InstallLink | None:
+    return install.link() if install else None
+
+
+class InstallLinkOut(BaseModel):
+    """A bucket's install link: every part, null where the link does not name it."""
+
+    catalog_item: str | None = Field(description=INSTALL_DESCRIPTIONS["catalog_item"])
+    release: str | None = Field(description=INSTALL_DESCRIPTIONS["release"])
+    cluster: str | None = Field(description=INSTALL_DESCRIPTIONS["cluster"])
+    namespace: str | None = Field(description=INSTALL_DESCRIPTIONS["namespace"])
+    claim: str | None = Field(description=INSTALL_DESCRIPTIONS["claim"])
+
+
+INSTALL_FIELD = "the catalog-driven Kubernetes install the bucket is made for; leave out for none"
 
 
 class BucketCreate(BaseModel):
@@ -37,6 +95,7 @@ class BucketCreate(BaseModel):
         description="delete: deleting the record deletes the bucket; retain: it releases the record only",
         json_schema_extra=POLICY_RULES,
     )
+    install: InstallLinkIn | None = Field(default=None, description=INSTALL_FIELD)
 
 
 class BucketReplace(BaseModel):
@@ -62,6 +121,7 @@ class BucketAdopt(BaseModel):
     )
     provider: str = Field(max_length=63)
     region: str = Field(max_length=63)
+    install: InstallLinkIn | None = Field(default=None, description=INSTALL_FIELD)
 
 
 class BucketValidation(BaseModel):
@@ -119,6 +179,9 @@ class BucketOut(BaseModel):
     attempts: int = Field(description="failed attempts at the current change; reset when it succeeds")
     next_attempt_at: datetime | None = Field(description="when a transient failure is retried")
     adopted: bool = Field(description="brought under the project from an existing provider bucket")
+    install: InstallLinkOut | None = Field(
+        description="the catalog-driven Kubernetes install the bucket was made for; null for none"
+    )
 
     @classmethod
     def of(cls, view: BucketView) -> BucketOut:
@@ -159,7 +222,12 @@ class BucketOut(BaseModel):
             attempts=column("attempts"),
             next_attempt_at=column("next_attempt_at"),
             adopted=column("adopted"),
+            install=_install_out(InstallLink.of(column)),
         )
+
+
+def _install_out(link: InstallLink | None) -> InstallLinkOut | None:
+    return InstallLinkOut(**dataclasses.asdict(link)) if link else None
 
 
 class BucketList(BaseModel):

@@ -20,6 +20,7 @@ tenant's buckets, with the validation they share) and stays whole here; lists ar
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from typing import Protocol
@@ -37,7 +38,7 @@ from loopback.buckets.naming import bucket_name_problems
 from loopback.buckets.reconcile import Reconciler, RetryPolicy
 from loopback.buckets.rounds import RoundLimits
 from loopback.buckets.usage import UsageSync
-from loopback.buckets.views import BucketFilters, BucketView, ProjectUsage
+from loopback.buckets.views import BucketFilters, BucketView, InstallLink, ProjectUsage
 from loopback.kit.clock import utcnow
 from loopback.kit.db import Database
 from loopback.kit.enqueue import Enqueue
@@ -59,6 +60,7 @@ __all__ = [
     "BucketQuota",
     "BucketService",
     "BucketView",
+    "InstallLink",
     "KeyRelease",
     "NoKeys",
     "NoQuota",
@@ -83,6 +85,11 @@ def retry_policy() -> RetryPolicy:
 
 
 REPLACEABLE = frozenset({BucketStatus.FAILED, BucketStatus.LOST, BucketStatus.READY})
+
+
+def _for(install: InstallLink | None) -> str:
+    """What a bucket's first event says of its install link."""
+    return f" for install {install.describe()}" if install and install.parts() else ""
 
 
 def taken_message(name: str, provider: str) -> str:
@@ -189,15 +196,18 @@ class BucketService:
         provider: str,
         region: str,
         deletion_policy: str = DeletionPolicy.DELETE,
+        install: InstallLink | None = None,
     ) -> BucketView:
-        """Validate, record the bucket as ``pending`` with its event, then enqueue its reconcile."""
+        """Validate, record the bucket as ``pending`` with its event, then enqueue its reconcile.
+
+        ``install`` links it to the catalog-driven install it is made for (none: no link)."""
         provider_row, region_row = self._placement(session, name, provider, region, deletion_policy)
         if self._name_taken(session, provider_row.id, name):
             raise Conflict(taken_message(name, provider))
         self.quota.hold(session, scope)  # in the transaction that records the bucket
-        bucket = self._new_bucket(session, scope, name, provider_row, region_row, deletion_policy)
+        bucket = self._new_bucket(session, scope, name, provider_row, region_row, deletion_policy, install)
         session.add(bucket)
-        record_event(session, bucket, "created", f"requested in {provider}/{region}")
+        record_event(session, bucket, "created", f"requested in {provider}/{region}" + _for(install))
         audit.record_in(session, scope, "bucket.create", bucket.id, f"{name} in {provider}/{region}")
         self._commit_new(session, name, provider)
         self._reconciler.enqueue(bucket.id)
@@ -215,7 +225,8 @@ class BucketService:
         """Re-provision a failed or lost bucket, or move one, as a new row that supersedes the old.
 
         Both rows stay readable by id and point at each other. A ready bucket stays where it is
-        (and keeps its objects) until it is deleted; it can only be replaced by one elsewhere.
+        (and keeps its objects) until it is deleted; it can only be replaced by one elsewhere. The
+        replacement keeps the old bucket's deletion policy and install link.
         """
         old = self.get(session, scope, bucket_id)
         bucket = old.bucket
@@ -234,7 +245,10 @@ class BucketService:
                 "provider or another name (delete this one to reuse its name)"
             )
         provider_row, region_row = self._placement(session, name, provider, region, bucket.deletion_policy)
-        new = self._new_bucket(session, scope, name, provider_row, region_row, bucket.deletion_policy)
+        install = InstallLink.of(functools.partial(getattr, bucket))
+        new = self._new_bucket(
+            session, scope, name, provider_row, region_row, bucket.deletion_policy, install
+        )
         new.supersedes_id = bucket.id
         bucket.superseded_by_id = new.id
         session.flush()  # the old row gives its name up before the new one takes it
@@ -247,12 +261,20 @@ class BucketService:
         return BucketView(new, provider_row.name, region_row.code)
 
     def adopt(
-        self, session: Session, scope: ProjectScope, name: str, provider: str, region: str
+        self,
+        session: Session,
+        scope: ProjectScope,
+        name: str,
+        provider: str,
+        region: str,
+        install: InstallLink | None = None,
     ) -> BucketView:
         """Bring a bucket that exists at the provider under this project, as ready, without creating it."""
         provider_row, region_row = self.check_new(session, name, provider, region)
         adapter = self._providers.adapter(session, provider_row.id)
-        bucket = self._new_bucket(session, scope, name, provider_row, region_row, DeletionPolicy.DELETE)
+        bucket = self._new_bucket(
+            session, scope, name, provider_row, region_row, DeletionPolicy.DELETE, install
+        )
         try:
             exists = adapter.bucket_exists(name, region_row.code, bucket.placement)
         except ProviderError as error:
@@ -272,7 +294,7 @@ class BucketService:
         bucket.adopted = True
         bucket.last_checked_at = utcnow()
         session.add(bucket)
-        record_event(session, bucket, "adopted", f"existing bucket at {provider}/{region}")
+        record_event(session, bucket, "adopted", f"existing bucket at {provider}/{region}" + _for(install))
         audit.record_in(session, scope, "bucket.adopt", bucket.id, f"{name} in {provider}/{region}")
         self._commit_new(session, name, provider)
         return BucketView(bucket, provider_row.name, region_row.code)
@@ -401,9 +423,11 @@ class BucketService:
         provider: Provider,
         region: Region,
         deletion_policy: str,
+        install: InstallLink | None,
     ) -> Bucket:
         placement = self._providers.place(session, provider, scope.organization_id, scope.project_id)
         return Bucket(
+            **(install or InstallLink()).columns(),
             slot=placement.slot,
             id=new_id("bkt"),
             organization_id=scope.organization_id,
