@@ -23,10 +23,10 @@ from loopback.buckets.routes import router as buckets_router
 from loopback.buckets.routes import usage_router
 from loopback.buckets.v2 import router as v2_buckets_router
 from loopback.credentials.routes import router as credentials_router
-from loopback.kit.errors import install_problem_handlers
 from loopback.kit.idempotency_middleware import IdempotencyMiddleware
 from loopback.kit.limits import RequestLimitsMiddleware
 from loopback.kit.openapi import ProblemDocumentedAPI, document_problems
+from loopback.kit.problems import install_problem_handlers
 from loopback.kit.requests import RequestIdMiddleware
 from loopback.providers.routes import router as providers_router
 from loopback.quotas.routes import router as quotas_router

@@ -154,3 +154,23 @@ def test_serve_shares_two_malloc_arenas_unless_the_operator_set_their_number(
     monkeypatch.delenv("MALLOC_ARENA_MAX")
     glibc = (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc")
     assert limit_malloc_arenas() is glibc
+
+
+CLIENT_COMMANDS = """
+import importlib, json, sys
+from loopback.cli import COMMAND_MODULES
+
+for module in COMMAND_MODULES:
+    importlib.import_module(module)
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def test_the_clis_commands_load_no_web_framework() -> None:
+    """A tenant's command talks to the API over HTTP: FastAPI and Starlette cost it half a second a
+    run and serve no purpose there (``kit.errors`` holds the errors, ``kit.problems`` their answers)."""
+    run = subprocess.run([sys.executable, "-c", CLIENT_COMMANDS], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    modules = set(json.loads(run.stdout.strip().splitlines()[-1]))
+    assert "loopback.client.http" in modules  # the probe loaded the commands that call the API
+    assert sorted({"fastapi", "starlette", "uvicorn"} & {name.split(".")[0] for name in modules}) == []

@@ -136,7 +136,7 @@ def test_an_unexpected_exception_answers_a_500_problem_without_its_text(
     assert body["request_id"] == "req-report-me-1"
     assert "secret_things" not in response.text
     assert "RuntimeError" not in response.text
-    (logged,) = [r for r in caplog.records if r.name == "loopback.kit.errors"]
+    (logged,) = [r for r in caplog.records if r.name == "loopback.kit.problems"]
     assert "req-report-me-1" in logged.getMessage()
     assert logged.exc_info is not None
     assert "secret_things" in str(logged.exc_info[1])

@@ -27,7 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from loopback.kit import idempotency as records
 from loopback.kit.clock import utcnow
 from loopback.kit.db import Database, observing_commits
-from loopback.kit.errors import Conflict, Invalid, problem_response
+from loopback.kit.errors import Conflict, Invalid
 from loopback.kit.idempotency import (
     DONE,
     IDEMPOTENCY_HEADER,
@@ -46,6 +46,7 @@ from loopback.kit.idempotency import (
     is_kept,
     lease_lapsed,
 )
+from loopback.kit.problems import problem_response
 
 log = logging.getLogger(__name__)
 

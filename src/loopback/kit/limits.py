@@ -20,7 +20,8 @@ from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from loopback.kit.errors import BodyTooLarge, FieldProblem, Invalid, error_response, problem_response
+from loopback.kit.errors import BodyTooLarge, FieldProblem, Invalid
+from loopback.kit.problems import error_response, problem_response
 
 UNSTORABLE = "must not contain NUL (\\u0000) characters or unpaired surrogates: they cannot be stored"
 
