@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import grpc
 import httpx
 import pytest
 import typer.main
@@ -262,12 +263,75 @@ def buckets_and_keys(run: Run, operator_s3: Any) -> None:
     run("buckets", "delete", name, "--yes", "--wait")
 
 
+def cosi_driver(run: Run, operator_s3: Any) -> None:
+    """``loopback cosi-driver`` serves until SIGTERM: a thread plays COSI's sidecar over its socket
+    (create, adopt, grant, revoke, delete), then sends the signal that stops it."""
+    import os
+    import shutil
+    import signal
+    import tempfile
+    import threading
+    import time
+
+    from loopback.cosi.proto import cosi_pb2 as pb
+    from loopback.cosi.proto import cosi_pb2_grpc as rpc
+    from tests.cosi.conftest import CLASS, KEY, S3
+
+    directory = tempfile.mkdtemp(prefix="cosi-", dir="/tmp")  # a socket's path is short
+    endpoint, existing = f"unix://{directory}/cosi.sock", unique_bucket_name("static")
+    operator_s3.create_bucket(Bucket=existing)
+    failures: list[BaseException] = []
+
+    def sidecar() -> None:
+        try:
+            while not os.path.exists(f"{directory}/cosi.sock"):
+                time.sleep(0.05)
+            with grpc.insecure_channel(endpoint) as channel:
+                stub = rpc.ProvisionerStub(channel)
+                made = stub.DriverCreateBucket(
+                    pb.DriverCreateBucketRequest(name="bc-coverage", protocols=[S3], parameters=CLASS),
+                    timeout=30,
+                )
+                stub.DriverGetExistingBucket(
+                    pb.DriverGetExistingBucketRequest(existing_bucket_id=existing, parameters=CLASS),
+                    timeout=30,
+                )
+                asked = pb.DriverGrantBucketAccessRequest.AccessedBucket(
+                    bucket_id=made.bucket_id, access_mode=pb.AccessMode(mode=pb.AccessMode.READ_WRITE)
+                )
+                granted = stub.DriverGrantBucketAccess(
+                    pb.DriverGrantBucketAccessRequest(
+                        account_name="ba-coverage", protocol=S3, authentication_type=KEY, buckets=[asked]
+                    ),
+                    timeout=30,
+                )
+                stub.DriverRevokeBucketAccess(
+                    pb.DriverRevokeBucketAccessRequest(account_id=granted.account_id), timeout=30
+                )
+                stub.DriverDeleteBucket(pb.DriverDeleteBucketRequest(bucket_id=made.bucket_id), timeout=30)
+        except BaseException as error:  # reported by the test, in its own thread
+            failures.append(error)
+        finally:
+            os.kill(os.getpid(), signal.SIGTERM)  # the driver's handler stops it
+
+    thread = threading.Thread(target=sidecar)
+    thread.start()
+    try:
+        started = run("cosi-driver", "--endpoint", endpoint)
+    finally:
+        thread.join(timeout=60)
+        shutil.rmtree(directory, ignore_errors=True)
+    assert not failures, failures
+    assert started["endpoint"] == endpoint
+
+
 def test_every_command_answers_json_and_reaches_what_it_declares(
     run: Run, seaweedfs: EmbeddedSeaweedFS, operator_s3: Any
 ) -> None:
     tenancy(run)
     providers(run, seaweedfs)
     buckets_and_keys(run, operator_s3)
+    cosi_driver(run, operator_s3)
 
     offered = operations(run.recorded.document)
     declaring = [c for c in commands() if c.operations]

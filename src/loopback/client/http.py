@@ -93,11 +93,14 @@ class ApiClient:
         json: Mapping[str, Any] | None = None,
         params: Mapping[str, Any] | None = None,
         accept: str | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> ApiResponse:
-        """One call; with ``accept`` (a tool's file, not JSON) the answer's text is all there is."""
+        """One call; with ``accept`` (a tool's file, not JSON) the answer's text is all there is.
+
+        ``headers`` go with this request only (an ``Idempotency-Key``)."""
         import httpx
 
-        headers = {"Accept": accept} if accept else None
+        headers = {**(headers or {}), **({"Accept": accept} if accept else {})} or None
         try:
             response = self._http.request(
                 method,
@@ -134,8 +137,10 @@ class ApiClient:
     def get(self, path: str, *, params: Mapping[str, Any] | None = None) -> ApiResponse:
         return self.request("GET", path, params=params)
 
-    def post(self, path: str, body: Mapping[str, Any] | None = None) -> ApiResponse:
-        return self.request("POST", path, json=body if body is not None else {})
+    def post(
+        self, path: str, body: Mapping[str, Any] | None = None, *, headers: Mapping[str, str] | None = None
+    ) -> ApiResponse:
+        return self.request("POST", path, json=body if body is not None else {}, headers=headers)
 
     def patch(self, path: str, body: Mapping[str, Any]) -> ApiResponse:
         return self.request("PATCH", path, json=body)
