@@ -12,6 +12,7 @@ from loopback.kit import secrets as _secrets  # noqa: F401
 from loopback.kit.db import Base, make_engine
 from loopback.providers import models as _providers  # noqa: F401
 from loopback.tenancy import models as _tenancy  # noqa: F401
+from loopback.webhooks import models as _webhooks  # noqa: F401
 
 config = context.config
 url = config.attributes.get("database_url") or config.get_main_option("sqlalchemy.url")

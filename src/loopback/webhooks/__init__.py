@@ -1,0 +1,1 @@
+"""Lifecycle webhooks: an organization's HTTPS endpoints, and the signed CloudEvents delivered to them."""
