@@ -7,7 +7,6 @@ buckets are provisioned for real on the session's SeaweedFS (provider ``local``,
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,7 +17,6 @@ import pytest
 from botocore.exceptions import ClientError
 from typer.testing import CliRunner, Result
 
-from loopback.app import create_app
 from loopback.buckets import service as bucket_service
 from loopback.cli import app
 from loopback.client.errors import ExitCode
@@ -29,7 +27,6 @@ from loopback.providers.seaweedfs import EmbeddedSeaweedFS
 from loopback.runtime import Runtime
 from tests.buckets.test_tasks import add_provider
 from tests.conftest import unique_bucket_name, wait_for
-from tests.live_server import LiveServer
 
 OPERATOR_TOKEN = "lbk_test-operator-token"
 
@@ -74,13 +71,6 @@ class Cli:
         )
         assert bucket["status"] == "ready", bucket
         return bucket
-
-
-@pytest.fixture
-def cli(runtime: Runtime, worker: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cli]:
-    monkeypatch.chdir(tmp_path)  # no ./.loopback/bootstrap-token of a developer's checkout applies
-    with LiveServer(create_app(runtime)) as server:
-        yield Cli(server.url, tmp_path)
 
 
 def env_lines(stdout: str) -> dict[str, str]:

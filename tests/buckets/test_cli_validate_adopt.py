@@ -6,27 +6,13 @@ back, as the storage operator makes one with boto3 here.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
-
-from loopback.app import create_app
 from loopback.client.errors import ExitCode
-from loopback.runtime import Runtime
 from tests.buckets.test_cli import Cli
 from tests.conftest import s3_client_for, unique_bucket_name
-from tests.live_server import LiveServer
 
 PLACE = ("--provider", "local", "--region", "local-1")
-
-
-@pytest.fixture
-def cli(runtime: Runtime, worker: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cli]:
-    monkeypatch.chdir(tmp_path)  # no ./.loopback/bootstrap-token of a developer's checkout applies
-    with LiveServer(create_app(runtime)) as server:
-        yield Cli(server.url, tmp_path)
 
 
 def test_validate_answers_as_create_would_and_records_nothing(cli: Cli) -> None:

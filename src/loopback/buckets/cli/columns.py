@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from loopback.buckets.cli.install import described
 from loopback.client.output import Column, ago, human_bytes, shown
 
 
@@ -37,6 +38,7 @@ BUCKET_ROW = [
     Column("region", "region"),
     Column("objects", "usage", _usage("object_count")),
     Column("size", "usage", _usage("bytes", human_bytes)),
+    Column("install", "install", described),
     Column("id", "id"),
     Column("created", "created_at", ago),
 ]
@@ -59,6 +61,7 @@ BUCKET = [
     Column("supersedes", "supersedes"),
     Column("superseded by", "superseded_by"),
     Column("adopted", "adopted"),
+    Column("install", "install", described),
 ]
 VALIDATION = [
     Column("valid", "valid"),

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from loopback.buckets.cli.columns import BUCKET, VALIDATION
+from loopback.buckets.cli.install import LinkOption, link_of
 from loopback.buckets.cli.place import ORG, PROJECT, BucketArgument, Place, bucket_id, in_project
 from loopback.buckets.cli.regions import placement_hint
 from loopback.buckets.cli.waiting import TimeoutOption, WaitOption, settle
@@ -39,6 +40,20 @@ PolicyOption = Annotated[
         show_default=False,
     ),
 ]
+
+
+def _new(
+    name: str, provider: str, region: str, deletion_policy: str | None, install: list[str] | None
+) -> dict[str, Any]:
+    """The body of a create (or its dry run)."""
+    link = link_of(install)
+    return {
+        "name": name,
+        "provider": provider,
+        "region": region,
+        "deletion_policy": deletion_policy,
+        "install": link,
+    }
 
 
 def _ask(client: ApiClient, path: str, body: Mapping[str, Any]) -> ApiResponse:
@@ -71,11 +86,12 @@ def create_bucket(
     provider: ProviderOption,
     region: RegionOption,
     deletion_policy: PolicyOption = None,
+    install: LinkOption = None,
     wait: WaitOption = False,
     timeout: TimeoutOption = 300,
 ) -> None:
     """Create a bucket; it is pending until the worker provisions it (--wait follows it there)."""
-    body = {"name": name, "provider": provider, "region": region, "deletion_policy": deletion_policy}
+    body = _new(name, provider, region, deletion_policy, install)
     with in_project(options) as (client, where):
         answer = _ask(client, where.buckets(), body)
         note = f"Bucket {name!r} is {answer.body.get('status')}; `loopback buckets show {name}` follows it."
@@ -91,23 +107,28 @@ def validate_bucket(
     provider: ProviderOption,
     region: RegionOption,
     deletion_policy: PolicyOption = None,
+    install: LinkOption = None,
 ) -> None:
     """Check a name and placement as create would, recording nothing; exit 1 naming every problem."""
-    body = {"name": name, "provider": provider, "region": region, "deletion_policy": deletion_policy}
+    body = _new(name, provider, region, deletion_policy, install)
     command = f"`loopback buckets create {name} --provider {provider} --region {region}`"
     _answered(options, "validate", body, VALIDATION, lambda where: f"{command} would be accepted now.")
 
 
 @with_options(ORG, PROJECT)
 def adopt_bucket(
-    options: Options, name: NameArgument, provider: ProviderOption, region: RegionOption
+    options: Options,
+    name: NameArgument,
+    provider: ProviderOption,
+    region: RegionOption,
+    install: LinkOption = None,
 ) -> None:
     """Bring a bucket that exists at the provider under the project, ready at once, objects and all.
 
     The provider must have it and the operator's credentials must reach it. Deleting it here later
     deletes it at the provider (`buckets delete --retain` only releases it).
     """
-    body = {"name": name, "provider": provider, "region": region}
+    body = {"name": name, "provider": provider, "region": region, "install": link_of(install)}
     issue = f"`loopback credentials issue {name}` gives a key to it"
     _answered(
         options, "adopt", body, BUCKET, lambda where: f"Bucket {name!r} is adopted into {where}; {issue}."

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from loopback.buckets.cli.columns import BUCKET, BUCKET_ROW, EVENT
+from loopback.buckets.cli.install import FilterOption, filters_of, link_of
 from loopback.buckets.cli.place import ORG, PROJECT, BucketArgument, bucket_id, every_bucket, in_project
 from loopback.buckets.cli.regions import REGIONS_HINT
 from loopback.client.options import Options, with_options
@@ -21,6 +22,7 @@ def list_buckets(
     ] = None,
     provider: Annotated[str | None, typer.Option(help="only at this provider")] = None,
     region: Annotated[str | None, typer.Option(help="only in this region")] = None,
+    install: FilterOption = None,
     every: Annotated[
         bool, typer.Option("--all", help="deleted and replaced buckets too, not only the live ones")
     ] = False,
@@ -31,6 +33,7 @@ def list_buckets(
         "provider": provider,
         "region": region,
         "superseded": None if every else False,
+        **filters_of(link_of(install)),
     }
     with in_project(options) as (client, where):
         rows = every_bucket(client, where, filters)
@@ -41,7 +44,7 @@ def list_buckets(
         show.document({"buckets": rows, "next_cursor": None})
         return
     empty = f"No buckets in {where}."
-    if not (status or provider or region):
+    if not (status or provider or region or install):
         empty += " Create one: `loopback buckets create NAME --provider P --region R`; " + REGIONS_HINT + "."
     show.table(rows, BUCKET_ROW, empty)
 
