@@ -16,7 +16,6 @@ import pytest
 import yaml
 
 from loopback.cosi.proto import cosi_pb2 as pb
-from loopback.credentials.formats import Handover, render
 from loopback.providers.base import SlotKey
 from loopback.providers.seaweedfs import EmbeddedSeaweedFS
 from loopback.runtime import Runtime
@@ -177,33 +176,45 @@ def test_what_loopback_cannot_issue_is_invalid(sidecar: Sidecar, three: list[Any
     cases = [
         lambda: sidecar.provisioner.DriverGrantBucketAccess(service_account, timeout=10),
         lambda: sidecar.grant("ba-unknown", (bucket, pb.AccessMode.UNKNOWN)),
-        lambda: sidecar.grant("ba-params", (bucket, RW), expiresInDays="7"),
+        lambda: sidecar.grant("ba-params", (bucket, RW), colour="blue"),
+        lambda: sidecar.grant("ba-days", (bucket, RW), expiresInDays="0"),
+        lambda: sidecar.grant("ba-org", (bucket, RW), organization="globex"),
         lambda: sidecar.grant("ba-none"),
     ]
     for call in cases:
         assert refused(call).code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
-def sidecar_secrets(granted: Any, account: str) -> str:
-    """The Secrets COSI's sidecar writes from a grant's answer: one per bucket, COSI's S3 keys."""
-    first = granted.buckets[0].bucket_info.s3
-    handover = Handover(
-        credential_id=granted.account_id,
-        name=account,
-        access_key_id=granted.credentials.s3.access_key_id,
-        secret_access_key=granted.credentials.s3.access_secret_key,
-        endpoint=first.endpoint,
-        region=first.region,
-        buckets=tuple(b.bucket_info.s3.bucket_id for b in granted.buckets),
-        addressing_style=pb.S3AddressingStyle.Style.Name(first.addressing_style.style).lower(),
-    )
-    return render("kubernetes", handover)
+def sidecar_secrets(granted: Any, namespace: str, secret_names: list[str]) -> str:
+    """The Secrets COSI's v1alpha2 sidecar writes from a grant's answer: one per BucketClaim of the
+    BucketAccess, named by its ``accessSecretName``, holding COSI's variables for S3."""
+    documents = [
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": name, "namespace": namespace},
+            "type": "Opaque",
+            "stringData": {
+                "COSI_PROTOCOL": "S3",
+                "COSI_S3_BUCKET_ID": bucket.bucket_info.s3.bucket_id,
+                "COSI_S3_ENDPOINT": bucket.bucket_info.s3.endpoint,
+                "COSI_S3_REGION": bucket.bucket_info.s3.region,
+                "COSI_S3_ADDRESSING_STYLE": pb.S3AddressingStyle.Style.Name(
+                    bucket.bucket_info.s3.addressing_style.style
+                ).lower(),
+                "COSI_S3_ACCESS_KEY_ID": granted.credentials.s3.access_key_id,
+                "COSI_S3_ACCESS_SECRET_KEY": granted.credentials.s3.access_secret_key,
+            },
+        }
+        for bucket, name in zip(granted.buckets, secret_names, strict=True)
+    ]
+    return yaml.safe_dump_all(documents, sort_keys=False)
 
 
 def test_the_secrets_of_a_grant_are_what_kubectl_creates(sidecar: Sidecar, three: list[Any]) -> None:
     account = f"ba-{secrets.token_hex(8)}"
     granted = sidecar.grant(account, (three[0].bucket_id, RW), (three[1].bucket_id, RO))
-    manifest = sidecar_secrets(granted, account)
+    manifest = sidecar_secrets(granted, "shop", ["photos-rw", "logs-ro"])
 
     with DiscoveryServer() as cluster:
         created = subprocess.run(
@@ -217,9 +228,19 @@ def test_the_secrets_of_a_grant_are_what_kubectl_creates(sidecar: Sidecar, three
         found, end = decoder.raw_decode(text)
         objects.append(found)
         text = text[end:].lstrip()
-    assert [(o["apiVersion"], o["kind"]) for o in objects] == [("v1", "Secret")] * 2
+    assert [(o["kind"], o["metadata"]["name"], o["metadata"]["namespace"]) for o in objects] == [
+        ("Secret", "photos-rw", "shop"),
+        ("Secret", "logs-ro", "shop"),
+    ]
     for found, document, bucket in zip(objects, yaml.safe_load_all(manifest), granted.buckets, strict=True):
         assert found["stringData"] == document["stringData"]
         assert found["stringData"]["COSI_S3_BUCKET_ID"] == bucket.bucket_info.s3.bucket_id
         assert found["stringData"]["COSI_S3_ACCESS_SECRET_KEY"] == granted.credentials.s3.access_secret_key
         assert found["stringData"]["COSI_S3_ADDRESSING_STYLE"] == "path"
+
+
+def test_an_access_class_may_expire_its_keys(sidecar: Sidecar, three: list[Any]) -> None:
+    account = f"ba-{secrets.token_hex(8)}"
+    sidecar.grant(account, (three[0].bucket_id, RW), expiresInDays="7", organization="demo")
+    [key] = keys_named(sidecar, f"cosi-{account}")
+    assert key["expires_at"] is not None

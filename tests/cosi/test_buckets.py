@@ -113,7 +113,7 @@ def test_a_provider_that_is_down_answers_unavailable_and_a_retry_makes_nothing_t
     name = cosi_name()
 
     for _ in range(2):  # the sidecar's call and its retry, each with a short deadline
-        error = refused(lambda: sidecar.create(name, timeout=2.5, provider="down", region="r1"))
+        error = refused(lambda: sidecar.create(name, timeout=1.5, provider="down", region="r1"))
         assert error.code() == grpc.StatusCode.UNAVAILABLE
         assert f"bucket {name!r} at down/r1 is p" in error.details()  # pending or provisioning
         assert "a retry finds the same bucket" in error.details()

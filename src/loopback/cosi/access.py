@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 
@@ -20,6 +21,7 @@ from loopback.cosi.api import Json, LoopbackApi
 from loopback.cosi.buckets import Deadline, ReadyBucket, idempotency_key, ready
 from loopback.cosi.errors import DriverError, invalid, reason
 from loopback.cosi.handles import AccessRef, Place, access_ref, bucket_ref, key_name
+from loopback.cosi.parameters import KeyOptions
 
 MODES = {"READ_WRITE": "read-write", "READ_ONLY": "read-only", "WRITE_ONLY": "write-only"}
 
@@ -82,8 +84,15 @@ class Access:
     def __init__(self, api: LoopbackApi) -> None:
         self.api = api
 
-    def grant(self, account_name: str, asked: Sequence[Asked], deadline: Deadline) -> Granted:
+    def grant(
+        self, account_name: str, asked: Sequence[Asked], options: KeyOptions, deadline: Deadline
+    ) -> Granted:
         place, grants = _grants(asked)
+        if options.organization not in (None, place.organization):
+            raise invalid(
+                f"this BucketAccessClass grants keys in organization {options.organization}, "
+                f"not {place.organization}"
+            )
         refs = [bucket_ref(a.handle) for a in asked]
         buckets = tuple(ready(self.api, ref, self.api.bucket(ref), deadline) for ref in refs)
         name = key_name(account_name)
@@ -95,7 +104,7 @@ class Access:
                 grpc.StatusCode.ALREADY_EXISTS,
                 f"access {account_name!r} exists with other grants ({shown}): revoke it first",
             )
-        body = {"name": name, "grants": grants}
+        body: dict[str, Any] = {"name": name, "grants": grants, "expires_in_days": options.expires_in_days}
         key = idempotency_key("grant", {"organization": place.organization, "project": place.project, **body})
         try:
             issued = self.api.issue_key(place, body, key)

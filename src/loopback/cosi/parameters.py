@@ -3,8 +3,10 @@
 A BucketClass names where its buckets go: ``organization`` and ``project`` (slugs), ``provider``
 and ``region`` (as ``GET /v3/regions`` lists them), and optionally ``deletionPolicy`` (``delete``,
 the default, or ``retain``: deleting the claim then releases the record and keeps the bucket) and
-the install link's ``catalogItem`` and ``release``. A BucketAccessClass needs no parameter. A key
-nobody reads is refused rather than ignored: a typo must not put a bucket somewhere else.
+the install link's ``catalogItem`` and ``release``. A BucketAccessClass (whose parameters COSI
+requires, one at least) may name the ``organization`` its keys are issued in, refusing buckets of
+any other, and ``expiresInDays`` (1 to 3650) after which Loopback revokes each key. A key nobody
+reads is refused rather than ignored: a typo must not put a bucket somewhere else.
 """
 
 from __future__ import annotations
@@ -58,6 +60,22 @@ def placement(parameters: Mapping[str, str]) -> Placement:
     )
 
 
-def access_parameters(parameters: Mapping[str, str]) -> None:
-    """A BucketAccessClass's parameters: this driver reads none, so any is a mistake."""
-    _unknown(parameters, (), "BucketAccessClass")
+@dataclass(frozen=True)
+class KeyOptions:
+    """What a BucketAccessClass says of the keys it grants."""
+
+    organization: str | None = None
+    expires_in_days: int | None = None
+
+
+ACCESS = ("organization", "expiresInDays")
+MAX_DAYS = 3650
+
+
+def access_parameters(parameters: Mapping[str, str]) -> KeyOptions:
+    """The BucketAccessClass's parameters as ``KeyOptions``; INVALID_ARGUMENT for anything else."""
+    _unknown(parameters, ACCESS, "BucketAccessClass")
+    days = parameters.get("expiresInDays", "").strip()
+    if days and not (days.isdigit() and 1 <= int(days) <= MAX_DAYS):
+        raise invalid(f"expiresInDays {days!r} is not a whole number of days from 1 to {MAX_DAYS}")
+    return KeyOptions(parameters.get("organization", "").strip() or None, int(days) if days else None)

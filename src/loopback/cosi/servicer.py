@@ -115,9 +115,9 @@ class Driver:
         if request.authentication_type.type != pb.AuthenticationType.KEY:
             kind = pb.AuthenticationType.Type.Name(request.authentication_type.type)
             raise invalid(f"Loopback issues keys (authenticationType Key), not {kind}")
-        access_parameters(request.parameters)
+        options = access_parameters(request.parameters)
         asked = [Asked(b.bucket_id, pb.AccessMode.Mode.Name(b.access_mode.mode)) for b in request.buckets]
-        granted = self.access.grant(request.account_name, asked, self.deadline(context))
+        granted = self.access.grant(request.account_name, asked, options, self.deadline(context))
         return self._granted(granted)
 
     @staticmethod
