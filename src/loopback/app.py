@@ -37,6 +37,7 @@ from loopback.tenancy.auth import PERMISSION_OF
 from loopback.tenancy.permissions import Scope, permission
 from loopback.tenancy.routes import router as tenancy_router
 from loopback.web.routes import router as console_router
+from loopback.webhooks.routes import router as webhooks_router
 
 ReadinessCheck = Callable[[], None]
 
@@ -64,7 +65,7 @@ def create_app(runtime: Runtime, extra_checks: Mapping[str, ReadinessCheck] | No
     )
     serve_reference_pages(app)
     app.state.runtime = runtime  # the console's; API routes ask for one service each (kit.services)
-    for name in ("db", "secrets", "providers", "buckets", "credentials", "tenancy"):
+    for name in ("db", "secrets", "providers", "buckets", "credentials", "tenancy", "webhooks"):
         setattr(app.state, name, getattr(runtime, name))
     app.state.auth_limiter = FailedAuthLimiter.for_settings(runtime.settings)
     app.state.access_cache = AccessCache(runtime.settings.access_cache_seconds)
@@ -89,6 +90,7 @@ def create_app(runtime: Runtime, extra_checks: Mapping[str, ReadinessCheck] | No
         billing_router,
         quotas_router,
         credentials_router,
+        webhooks_router,
         v2_buckets_router,
     )
     for router in routers:

@@ -12,7 +12,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from loopback.automation.queue import Automation, make_huey
-from loopback.automation.tasks import register_tasks
+from loopback.automation.tasks import register_tasks, register_webhook_tasks
 from loopback.buckets.rounds import RoundLimits
 from loopback.buckets.samples import SampleCompaction
 from loopback.buckets.service import BucketService
@@ -26,6 +26,9 @@ from loopback.kit.settings import Settings
 from loopback.providers.service import ProviderService
 from loopback.quotas.service import Quotas
 from loopback.tenancy.service import TenancyService
+from loopback.webhooks.delivery import Deliverer
+from loopback.webhooks.relay import Relay
+from loopback.webhooks.service import WebhookService
 
 
 @dataclass
@@ -38,6 +41,7 @@ class Runtime:
     buckets: BucketService
     credentials: CredentialService
     tenancy: TenancyService
+    webhooks: WebhookService
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
@@ -53,6 +57,9 @@ class Runtime:
         buckets.keys = BucketKeyReleases()
         buckets.quota = Quotas.from_settings(settings)
         register_tasks(automation, buckets, credentials, settings, SampleCompaction(db, RoundLeases(db)))
+        webhooks = WebhookService(secrets, automation.enqueue, settings)
+        deliverer = Deliverer(db, secrets, automation.enqueue, settings)
+        register_webhook_tasks(automation, Relay(db, automation.enqueue, settings), deliverer, settings)
         return cls(
             settings=settings,
             db=db,
@@ -62,6 +69,7 @@ class Runtime:
             buckets=buckets,
             credentials=credentials,
             tenancy=TenancyService(live_resources=buckets.live_buckets),
+            webhooks=webhooks,
         )
 
     def check_secrets(self) -> None:

@@ -89,6 +89,7 @@ class Automation:
         # Set by every enqueue: this process's idle workers look at the queue at once instead of
         # at their next poll (the SQLite queue is polled; a new bucket should not wait for it).
         self.enqueued = threading.Event()
+        self._listeners: list[Callable[[str], None]] = []
 
     def register(self, name: str, func: Callable[..., None]) -> None:
         self._tasks[name] = self.huey.task(name=name)(func)
@@ -129,6 +130,24 @@ class Automation:
         else:
             wrapper(*args)
             self.enqueued.set()
+        for listener in self._listeners:
+            listener(task)
+
+    def when_enqueued(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener`` with a task's name after each enqueue of this process."""
+        self._listeners.append(listener)
+
+    def when_started(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` when a worker of this process starts."""
+        self.huey.on_startup(name=f"listener-{len(self.huey._startup)}")(listener)
+
+    def when_done(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener`` with a task's name after each task this process's workers ran."""
+
+        def after(task: Any, _value: Any, _error: BaseException | None) -> None:
+            listener(str(task.name))
+
+        self.huey.post_execute(name=f"listener-{len(self.huey._post_execute)}")(after)
 
     @property
     def task_names(self) -> list[str]:

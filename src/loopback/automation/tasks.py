@@ -11,6 +11,9 @@ from loopback.buckets.samples import SampleCompaction
 from loopback.buckets.service import BucketService
 from loopback.credentials.service import CredentialService
 from loopback.kit.settings import Settings
+from loopback.webhooks.delivery import Deliverer
+from loopback.webhooks.relay import RELAY, Relay
+from loopback.webhooks.service import DELIVER
 
 
 def register_tasks(
@@ -52,3 +55,32 @@ def register_tasks(
     automation.periodic("usage.sync_all", settings.usage_minutes * 60, sync_all_usage)
     automation.periodic("credential.maintain.periodic", resync_seconds, maintain_keys)
     automation.periodic("usage.compact.periodic", 3600, compact_samples)
+
+
+def register_webhook_tasks(
+    automation: Automation, relay: Relay, deliverer: Deliverer, settings: Settings
+) -> None:
+    """The relay of bucket events into deliveries and the delivery of one lane (webhooks/relay.py).
+
+    The relay runs every ``webhook_relay_seconds`` and, sooner, after every other task this process
+    enqueues or runs: the bucket events a request or a task commits go out within moments.
+    """
+
+    def run_relay() -> None:
+        relay.run()
+
+    automation.register(RELAY, run_relay)
+
+    def deliver(endpoint_id: str, lane: str) -> None:
+        deliverer.deliver(endpoint_id, lane)
+
+    automation.register(DELIVER, deliver)
+    automation.periodic("webhook.relay.periodic", settings.webhook_relay_seconds, run_relay)
+
+    def wake(task: str) -> None:
+        if not task.startswith("webhook."):
+            relay.wake()
+
+    automation.when_enqueued(wake)
+    automation.when_done(wake)
+    automation.when_started(relay.wake)  # what was written while no worker ran goes out now

@@ -125,6 +125,26 @@ class Settings(BaseSettings):
         default=None, ge=0, description="objects per project (shown, not enforced yet)"
     )
 
+    # Lifecycle webhooks (docs/webhooks.md): the retry schedule after the first attempt, in seconds
+    # (Standard Webhooks' own: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h), and plain http to a
+    # loopback address for development and tests (production endpoints must be https).
+    webhook_retry_seconds: list[float] = Field(
+        default=[5, 300, 1800, 7200, 18000, 36000, 36000],
+        description="waits between a webhook delivery's attempts (a JSON list); one attempt more in all",
+    )
+    webhook_timeout_seconds: float = Field(
+        default=10, gt=0, le=60, description="how long a webhook endpoint may take to answer"
+    )
+    webhook_relay_seconds: int = Field(
+        default=15,
+        ge=1,
+        le=3600,
+        description="how often the webhook relay reads new bucket events, besides when a task wakes it",
+    )
+    webhook_allow_loopback_http: bool = Field(
+        default=False, description="accept http:// webhook URLs on 127.0.0.1, ::1 or localhost (dev, tests)"
+    )
+
     @property
     def database_connections(self) -> int:
         """Connections a process's pool keeps: one per thread that may hold one at a time."""

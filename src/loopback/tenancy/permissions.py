@@ -79,6 +79,13 @@ PERMISSIONS: dict[str, Permission] = _table(
     P("tokens.read", S.ORGANIZATION, _ADMINS, "list the organization's project tokens"),
     P("tokens.manage", S.ORGANIZATION, _ADMINS, "create and revoke project tokens, up to your own role"),
     P("audit.read", S.ORGANIZATION, _ADMINS, "page through the organization's audit events"),
+    P("webhooks.read", S.ORGANIZATION, _ADMINS, "list the organization's webhooks and their delivery log"),
+    P(
+        "webhooks.manage",
+        S.ORGANIZATION,
+        _ADMINS,
+        "register, change and delete webhooks, rotate their signing secret, send a test event",
+    ),
     P("projects.read", S.PROJECT, _ALL, "show a project"),
     P("projects.manage", S.PROJECT, _ADMINS, "rename a project, delete it once it has no live buckets"),
     P("project_quotas.read", S.PROJECT, _ALL, "show the project's quotas as they apply, and its use"),
