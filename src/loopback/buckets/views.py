@@ -6,6 +6,7 @@ none of them needs the service's machinery to do so.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -60,6 +61,11 @@ class BucketView:
         """A deleted bucket holds nothing a tenant can reach: every view shows it with no endpoint
         and no usage, so its last object count does not read as data it still holds."""
         return self.bucket.status == BucketStatus.DELETED
+
+    @property
+    def install(self) -> InstallLink | None:
+        """The catalog-driven install the bucket was made for, if any."""
+        return InstallLink.of(functools.partial(getattr, self.bucket))
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from loopback.buckets.models import BucketStatus
+from loopback.buckets.models import INSTALL_LENGTHS, BucketStatus
 from loopback.buckets.service import BucketFilters, BucketView
 from loopback.tenancy.access import ProjectScope
 from loopback.web.dependencies import PAGE_SIZE, Console
@@ -90,10 +90,18 @@ class BucketQuery:
     deleted: bool = False
     page: int = 1
     chart: str = "size"  # what the usage chart measures (``usage_chart.MEASURES``)
+    release: str = ""  # only the buckets of this install release (their install link's ``release``)
 
     @classmethod
     def of(
-        cls, search: str, sort: str, order: str, deleted: bool, page: int, chart: str = "size"
+        cls,
+        search: str,
+        sort: str,
+        order: str,
+        deleted: bool,
+        page: int,
+        chart: str = "size",
+        release: str = "",
     ) -> BucketQuery:
         return cls(
             search.strip().lower()[:MAX_SEARCH],
@@ -102,7 +110,13 @@ class BucketQuery:
             deleted,
             max(page, 1),
             chart if chart in MEASURES else "size",
+            release.strip()[: INSTALL_LENGTHS["release"]],
         )
+
+    @property
+    def narrowed(self) -> bool:
+        """Whether the list shows only some of the buckets: searched, or one install's."""
+        return bool(self.search or self.release)
 
     def href(self, **changes: Any) -> str:
         """This list's link with ``changes``; default values are left out, so links stay short."""
@@ -120,6 +134,8 @@ class BucketQuery:
             params["page"] = str(query.page)
         if query.chart != "size":
             params["chart"] = query.chart
+        if query.release:
+            params["release"] = query.release
         return "?" + urlencode(params) if params else "?"
 
     def sort_link(self, column: str) -> str:
@@ -152,6 +168,8 @@ def list_page(views: Sequence[BucketView], query: BucketQuery) -> Listed:
     hidden = len(views) - len(kept)
     if query.search:
         kept = [v for v in kept if query.search in v.bucket.name]
+    if query.release:
+        kept = [v for v in kept if v.bucket.install_release == query.release]
     kept.sort(key=SORT_KEYS[query.sort], reverse=query.order == "desc")
     start = (query.page - 1) * per_page
     return Listed(kept[start : start + per_page], len(kept), hidden, len(kept) > start + per_page)

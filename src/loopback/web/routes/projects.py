@@ -82,13 +82,14 @@ def buckets_page(
     deleted: bool = False,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     chart: Annotated[str, Query(max_length=20)] = "size",
+    release: Annotated[str, Query(max_length=253)] = "",
 ) -> Response:
-    """The project's buckets with status, placement, usage and last sync: searched by name, sorted
-    by a column, with the project's totals and a chart of usage per bucket; every choice is a query
-    parameter, so no script is needed."""
+    """The project's buckets with status, placement, usage and last sync: searched by name or
+    narrowed to one install release, sorted by a column, with the project's totals and a chart of
+    usage per bucket; every choice is a query parameter, so no script is needed."""
     scope = console.scope(org, project, "buckets.read")
     views = current_buckets(console, scope)
-    query = BucketQuery.of(q, sort, order, deleted, page, chart)
+    query = BucketQuery.of(q, sort, order, deleted, page, chart, release)
     listed = list_page(views, query)
     state, busy = fingerprint(views)
     response = render(
