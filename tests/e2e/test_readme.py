@@ -39,6 +39,7 @@ SKIPPED = [
     "make serve is the server the other blocks talk to; make test is the whole suite",
     "this is the server itself; the test starts its own loopback serve",
     "needs a real MinIO at s3.fra.example.com",
+    "needs a Kubernetes cluster with COSI's controller and CRDs installed",
     "restarts every process of an installation that runs with LOOPBACK_SECRET_KEY",
     "needs PostgreSQL at db and Redis at queue, and runs servers that do not return",
     "the whole test suite, this test included",
