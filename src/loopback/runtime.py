@@ -17,6 +17,7 @@ from loopback.buckets.rounds import RoundLimits
 from loopback.buckets.samples import SampleCompaction
 from loopback.buckets.service import BucketService
 from loopback.credentials.maintenance import BucketKeyReleases
+from loopback.credentials.quota_enforcement import QuotaEnforcement
 from loopback.credentials.service import CredentialService
 from loopback.kit.db import Database
 from loopback.kit.files import PRIVATE_FILE, create_private_file, make_private_dir
@@ -55,7 +56,8 @@ class Runtime:
         providers.when_endpoint_changes(buckets.follow_region_endpoint)
         credentials = CredentialService(db, providers, secrets, buckets, automation.enqueue)
         buckets.keys = BucketKeyReleases()
-        buckets.quota = Quotas.from_settings(settings)
+        buckets.quota = quotas = Quotas.from_settings(settings)
+        buckets.usage_check = QuotaEnforcement(db, providers, quotas)
         register_tasks(automation, buckets, credentials, settings, SampleCompaction(db, RoundLeases(db)))
         webhooks = WebhookService(secrets, automation.enqueue, settings)
         deliverer = Deliverer(db, secrets, automation.enqueue, settings)

@@ -119,7 +119,13 @@ def test_levels_resolve_project_then_organization_then_installation(
     body = set_project.json()
     assert body["quotas"]["buckets"] == {"own": 3, "limit": 3, "source": "project"}
     assert body["quotas"]["project_bytes"] == {"own": None, "limit": 10**9, "source": "organization"}
-    assert body["enforced"] == ["buckets"]
+    assert body["enforced"] == [
+        "buckets",
+        "bucket_bytes",
+        "bucket_objects",
+        "project_bytes",
+        "project_objects",
+    ]
 
     # the operator lowers the organization's below the project's own: the organization's applies
     api.put(ORG, json={"buckets": 1})

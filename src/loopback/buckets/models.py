@@ -23,6 +23,14 @@ class BucketStatus(enum.StrEnum):
     LOST = "lost"
 
 
+class QuotaState(enum.StrEnum):
+    """A bucket against its nearest bytes or objects quota: under 80%, from 80%, at or over it."""
+
+    OK = "ok"
+    WARNING = "warning"
+    EXCEEDED = "exceeded"
+
+
 class DeletionPolicy(enum.StrEnum):
     DELETE = "delete"  # deleting the record deletes the bucket at the provider
     RETAIN = "retain"  # deleting the record releases it and leaves the bucket at the provider
@@ -142,6 +150,12 @@ class Bucket(Base):
     install_cluster: Mapped[str | None] = mapped_column(String(INSTALL_LENGTHS["cluster"]), default=None)
     install_namespace: Mapped[str | None] = mapped_column(String(INSTALL_LENGTHS["namespace"]), default=None)
     install_claim: Mapped[str | None] = mapped_column(String(INSTALL_LENGTHS["claim"]), default=None)
+    # where the bucket stood against the quota nearest its limit at its last usage sync (issue 15);
+    # all null while no bytes or objects quota applies (credentials/quota_enforcement.py writes them)
+    quota_state: Mapped[str | None] = mapped_column(String(10), default=None)
+    quota_name: Mapped[str | None] = mapped_column(String(20), default=None)
+    quota_limit: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    quota_used: Mapped[int | None] = mapped_column(BigInteger, default=None)
 
     @property
     def placement(self) -> Placement:

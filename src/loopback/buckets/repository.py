@@ -71,6 +71,10 @@ SHOWN = (
     Bucket.next_attempt_at,
     Bucket.adopted,
     *INSTALL_COLUMNS.values(),
+    Bucket.quota_state,
+    Bucket.quota_name,
+    Bucket.quota_limit,
+    Bucket.quota_used,
 )
 
 
@@ -209,6 +213,16 @@ def regions_named(provider: str | None, code: str | None) -> Select[str, str]:
 
 def by_ids(bucket_ids: Sequence[str]) -> Select[Bucket]:
     return select(Bucket).where(Bucket.id.in_(list(bucket_ids))).order_by(Bucket.id)
+
+
+def ready_in_project(project_id: str, limit: int) -> Select[Bucket]:
+    """A project's ready buckets, to set against a project quota (``credentials.quota_enforcement``)."""
+    return (
+        select(Bucket)
+        .where(Bucket.project_id == project_id, Bucket.status == BucketStatus.READY)
+        .order_by(Bucket.id)
+        .limit(limit)
+    )
 
 
 def names_of(bucket_ids: Sequence[str] | set[str], *, live_only: bool = False) -> Select[str, str]:

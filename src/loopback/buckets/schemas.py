@@ -160,6 +160,18 @@ class UsageOut(BaseModel):
     last_synced_at: datetime | None
 
 
+class QuotaOut(BaseModel):
+    """The bucket against the bytes or objects quota nearest its limit, as of its last usage sync."""
+
+    quota: str = Field(description="bucket_bytes, bucket_objects, project_bytes or project_objects")
+    limit: int
+    used: int = Field(description="the bucket's (or for a project quota, the project's) bytes or objects")
+    state: str = Field(
+        description="ok under 80% of the limit; warning from 80%; exceeded at or over it, when its keys "
+        "read and delete but write nothing until it is back under (docs/quotas.md)"
+    )
+
+
 class BucketOut(BaseModel):
     id: str
     name: str
@@ -181,6 +193,9 @@ class BucketOut(BaseModel):
     adopted: bool = Field(description="brought under the project from an existing provider bucket")
     install: InstallLinkOut | None = Field(
         description="the catalog-driven Kubernetes install the bucket was made for; null for none"
+    )
+    quota: QuotaOut | None = Field(
+        default=None, description="where it stands against its bytes or objects quota; null for none"
     )
 
     @classmethod
@@ -223,7 +238,17 @@ class BucketOut(BaseModel):
             next_attempt_at=column("next_attempt_at"),
             adopted=column("adopted"),
             install=_install_out(InstallLink.of(column)),
+            quota=None if gone or not column("quota_state") else _quota_out(column),
         )
+
+
+def _quota_out(column: Callable[[str], Any]) -> QuotaOut:
+    return QuotaOut(
+        quota=column("quota_name"),
+        limit=column("quota_limit"),
+        used=column("quota_used"),
+        state=column("quota_state"),
+    )
 
 
 def _install_out(link: InstallLink | None) -> InstallLinkOut | None:

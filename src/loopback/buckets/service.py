@@ -37,7 +37,7 @@ from loopback.buckets.models import Bucket, BucketEvent, BucketStatus, DeletionP
 from loopback.buckets.naming import bucket_name_problems
 from loopback.buckets.reconcile import Reconciler, RetryPolicy
 from loopback.buckets.rounds import RoundLimits
-from loopback.buckets.usage import UsageSync
+from loopback.buckets.usage import UsageCheck, UsageSync
 from loopback.buckets.views import BucketFilters, BucketView, InstallLink, ProjectUsage
 from loopback.kit.clock import utcnow
 from loopback.kit.db import Database
@@ -130,6 +130,15 @@ class BucketService:
         self._usage = UsageSync(db, providers, enqueue, pools, leases, limits)
 
     quota: BucketQuota = NoQuota()
+
+    @property
+    def usage_check(self) -> UsageCheck:
+        """What follows a usage sync: the quota enforcement plugs itself in (runtime.py)."""
+        return self._usage.after
+
+    @usage_check.setter
+    def usage_check(self, check: UsageCheck) -> None:
+        self._usage.after = check
 
     @property
     def keys(self) -> BucketKeys:

@@ -25,7 +25,7 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from loopback.buckets import repository, rounds
 from loopback.buckets.rounds import RoundLimits
@@ -43,7 +43,24 @@ log = logging.getLogger(__name__)
 ROUND = "usage"
 
 
+class UsageCheck(Protocol):
+    """What follows a sync that wrote figures; the credentials domain plugs its quota enforcement in
+    (runtime.py), which sets the measured buckets against their bytes and objects quotas."""
+
+    def measured(self, bucket_ids: Sequence[str]) -> int:
+        """Answers how many of the buckets changed quota state."""
+
+
+class NoCheck:
+    """Nothing follows: a service built without quotas (a test's)."""
+
+    def measured(self, bucket_ids: Sequence[str]) -> int:
+        return 0
+
+
 class UsageSync:
+    after: UsageCheck = NoCheck()
+
     def __init__(
         self,
         db: Database,
@@ -105,6 +122,7 @@ class UsageSync:
             with self._db.session() as session:
                 session.execute(repository.record_usage(), read_now)
                 record_samples(session, samples)  # the history billing integrates (buckets/samples.py)
+            self.after.measured([row["b_id"] for row in read_now])
         return len(read_now)
 
     def _ask(self, targets: Sequence[Any], adapters: Mapping[str, StorageProvider]) -> list[Call]:

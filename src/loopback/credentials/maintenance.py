@@ -16,7 +16,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from loopback.buckets import repository as bucket_repository
-from loopback.buckets.models import Bucket
+from loopback.buckets.models import Bucket, BucketStatus, QuotaState
 from loopback.buckets.service import KeyRelease, record_event
 from loopback.credentials import repository
 from loopback.credentials.issuing import Issuing
@@ -56,13 +56,18 @@ def placement_of(credential: Credential, buckets: Sequence[Bucket]) -> Placement
     return Placement(credential.organization_id, credential.project_id)
 
 
+def provider_grant(bucket: Bucket, access: str, prefix: str | None) -> Grant:
+    """One grant as the provider names it: a bucket over its quota is read and deleted, not written."""
+    return Grant(bucket.name, Access(access), prefix, writable=bucket.quota_state != QuotaState.EXCEEDED)
+
+
 def provider_grants(credential: Credential, buckets: Sequence[Bucket]) -> list[Grant]:
     """The key's grants as the provider names them, for the buckets still there."""
-    names = {b.id: b.name for b in buckets}
+    by_id = {b.id: b for b in buckets}
     return [
-        Grant(names[g.bucket_id], Access(g.access), g.prefix)
+        provider_grant(by_id[g.bucket_id], g.access, g.prefix)
         for g in credential.grants
-        if g.bucket_id in names
+        if g.bucket_id in by_id
     ]
 
 
@@ -72,20 +77,11 @@ class BucketKeyReleases:
     def releases(self, session: Session, bucket_id: str) -> list[KeyRelease]:
         """A key left with no grant is revoked; the others lose this bucket only."""
         keys = session.scalars(repository.active_on_bucket(bucket_id)).all()
-        others = {g.bucket_id for key in keys for g in key.grants if g.bucket_id != bucket_id}
-        names = dict(session.execute(bucket_repository.names_of(others, live_only=True)).all())
-        return [
-            KeyRelease(
-                key.id,
-                key.provider_user,
-                [
-                    Grant(names[g.bucket_id], Access(g.access), g.prefix)
-                    for g in key.grants
-                    if g.bucket_id in names
-                ],
-            )
-            for key in keys
+        others = sorted({g.bucket_id for key in keys for g in key.grants if g.bucket_id != bucket_id})
+        live = [
+            b for b in session.scalars(bucket_repository.by_ids(others)) if b.status != BucketStatus.DELETED
         ]
+        return [KeyRelease(key.id, key.provider_user, provider_grants(key, live)) for key in keys]
 
     def released(self, session: Session, bucket_id: str, releases: Sequence[KeyRelease]) -> None:
         """The provider did it: record it, in the transaction that marks the bucket deleted."""

@@ -29,6 +29,7 @@ from loopback.credentials.maintenance import (
     MaintenanceReport,
     granted_buckets,
     placement_of,
+    provider_grant,
 )
 from loopback.credentials.models import (
     CURRENT_POLICY_VERSION,
@@ -278,7 +279,7 @@ class CredentialService:
         capabilities = self._providers.adapter(session, views[0].bucket.provider_id).capabilities()
         self._check_enforceable(capabilities, views[0].provider, request)
         grants = [
-            Grant(view.bucket.name, Access(asked.access), asked.prefix)
+            provider_grant(view.bucket, asked.access, asked.prefix)
             for view, asked in zip(views, request.grants, strict=True)
         ]
         return views, grants

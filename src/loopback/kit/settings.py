@@ -113,16 +113,16 @@ class Settings(BaseSettings):
     # take their place.
     quota_buckets: int | None = Field(default=None, ge=0, description="buckets per project")
     quota_bucket_bytes: int | None = Field(
-        default=None, ge=0, description="bytes per bucket (shown, not enforced yet)"
+        default=None, ge=0, description="bytes per bucket (enforced after each usage sync)"
     )
     quota_bucket_objects: int | None = Field(
-        default=None, ge=0, description="objects per bucket (shown, not enforced yet)"
+        default=None, ge=0, description="objects per bucket (enforced after each usage sync)"
     )
     quota_project_bytes: int | None = Field(
-        default=None, ge=0, description="bytes per project (shown, not enforced yet)"
+        default=None, ge=0, description="bytes per project (enforced after each usage sync)"
     )
     quota_project_objects: int | None = Field(
-        default=None, ge=0, description="objects per project (shown, not enforced yet)"
+        default=None, ge=0, description="objects per project (enforced after each usage sync)"
     )
 
     # Lifecycle webhooks (docs/webhooks.md): the retry schedule after the first attempt, in seconds

@@ -98,6 +98,9 @@ class Grant:
     bucket: str
     access: Access = Access.READ_WRITE
     prefix: str | None = None
+    # False while the bucket is over a bytes or objects quota: the key keeps reading and deleting,
+    # so the tenant can make room, and writes nothing (credentials/quota_enforcement.py)
+    writable: bool = True
 
 
 @dataclass(frozen=True)

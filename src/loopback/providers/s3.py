@@ -137,10 +137,16 @@ OBJECT_ACTIONS: dict[Access, tuple[str, ...]] = {
 }
 
 
+# What a key keeps of its grant while the bucket is over quota (``Grant.writable`` false): reading,
+# deleting and abandoning uploads, the ways to make room; nothing that stores a byte more.
+WRITES = frozenset({"s3:PutObject", "s3:PutObjectTagging"})
+
+
 def grant_statements(grant: Grant) -> list[dict[str, Any]]:
     """The statements of one grant: bucket-level actions on the bucket, object actions on its keys.
 
     A prefix limits the object resource to ``bucket/prefix*`` and listing to ``s3:prefix`` under it.
+    A grant that may not write (its bucket over quota) loses ``WRITES``.
     """
     prefix = grant.prefix or ""
     statements: list[dict[str, Any]] = []
@@ -157,7 +163,7 @@ def grant_statements(grant: Grant) -> list[dict[str, Any]]:
     statements.append(
         {
             "Effect": "Allow",
-            "Action": list(OBJECT_ACTIONS[grant.access]),
+            "Action": [a for a in OBJECT_ACTIONS[grant.access] if grant.writable or a not in WRITES],
             "Resource": [f"arn:aws:s3:::{grant.bucket}/{prefix}*"],
         }
     )

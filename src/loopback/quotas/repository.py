@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from sqlalchemy import Select, Update, func, select, update
 
 from loopback.buckets.models import BucketTotals
@@ -11,13 +13,24 @@ from loopback.tenancy.access import ProjectScope
 from loopback.tenancy.models import Project
 
 
+class ProjectScoped(Protocol):
+    """A project as a request scopes it (``ProjectScope``) or as the worker knows it from a bucket
+    (``quotas.service.ProjectRef``): the two ids ``readable`` filters on."""
+
+    @property
+    def organization_id(self) -> str: ...
+
+    @property
+    def project_id(self) -> str: ...
+
+
 def organization_quotas(scope: Scope) -> Select[OrganizationQuotas]:
     """The organization's own quotas (none when never set)."""
     statement: Select[OrganizationQuotas] = readable(select(OrganizationQuotas), OrganizationQuotas, scope)
     return statement
 
 
-def project_quotas(scope: ProjectScope) -> Select[ProjectQuotas]:
+def project_quotas(scope: ProjectScoped) -> Select[ProjectQuotas]:
     """The project's own quotas (none when never set)."""
     statement: Select[ProjectQuotas] = readable(select(ProjectQuotas), ProjectQuotas, scope)
     return statement

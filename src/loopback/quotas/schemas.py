@@ -19,7 +19,7 @@ def _a_count(value: object) -> object:
 
 
 Count = Annotated[int | None, BeforeValidator(_a_count)]
-ENFORCED = ["buckets"]
+ENFORCED = ["buckets", "bucket_bytes", "bucket_objects", "project_bytes", "project_objects"]
 
 
 def _value(description: str) -> int | None:
@@ -32,10 +32,10 @@ class QuotaValues(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     buckets: Count = _value("buckets per project (enforced at create)")
-    bucket_bytes: Count = _value("bytes per bucket (shown, not enforced yet)")
-    bucket_objects: Count = _value("objects per bucket (shown, not enforced yet)")
-    project_bytes: Count = _value("bytes per project (shown, not enforced yet)")
-    project_objects: Count = _value("objects per project (shown, not enforced yet)")
+    bucket_bytes: Count = _value("bytes per bucket (enforced after each usage sync)")
+    bucket_objects: Count = _value("objects per bucket (enforced after each usage sync)")
+    project_bytes: Count = _value("bytes per project (enforced after each usage sync)")
+    project_objects: Count = _value("objects per project (enforced after each usage sync)")
 
 
 class Quota(BaseModel):
@@ -63,7 +63,7 @@ class Quotas(BaseModel):
     use: QuotaUse = Field(description="the project's use, or the organization's projects' together")
     enforced: list[str] = Field(
         default=ENFORCED,
-        description="the quotas checked today; the others are stored and shown (docs/quotas.md)",
+        description="the quotas checked: buckets at create, bytes and objects after a usage sync",
     )
 
     @classmethod

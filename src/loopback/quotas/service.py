@@ -3,8 +3,8 @@
 A quota's value comes from the project's own, else its organization's, else the installation's
 settings (``LOOPBACK_QUOTA_*``); none anywhere is unlimited. A project's own value is never above its
 organization's: setting one above is refused, and one the operator later lowers the organization's
-below applies as the organization's. Only the bucket count is enforced yet (at create and adopt);
-bytes and objects are stored and shown (issue 15, point 5 enforces them).
+below applies as the organization's. The bucket count is held at create and adopt; bytes and
+objects after each usage sync, by ``credentials.quota_enforcement``.
 """
 
 from __future__ import annotations
@@ -53,6 +53,14 @@ def _tighter(own: int | None, bound: Applied) -> tuple[int | None, Source | None
 
 
 @dataclass(frozen=True)
+class ProjectRef:
+    """A project the worker names by its ids (a bucket's), with no caller: for ``of_project``."""
+
+    organization_id: str
+    project_id: str
+
+
+@dataclass(frozen=True)
 class OrganizationRef:
     """An organization the operator named by its slug: a scope for ``readable``."""
 
@@ -83,7 +91,7 @@ class Quotas:
                 applied[name] = Applied(None, default, Source.INSTALLATION if default is not None else None)
         return applied
 
-    def of_project(self, session: Session, scope: ProjectScope) -> dict[str, Applied]:
+    def of_project(self, session: Session, scope: repository.ProjectScoped) -> dict[str, Applied]:
         organization = self.of_organization(session, scope)
         own = _own(session.scalars(repository.project_quotas(scope)).first())
         return {name: Applied(own[name], *_tighter(own[name], organization[name])) for name in NAMES}

@@ -90,16 +90,16 @@ def set_quotas(
     options: Options,
     buckets: Annotated[int | None, _count("--buckets", "buckets per project (enforced at create)")] = None,
     bucket_bytes: Annotated[
-        int | None, _count("--bucket-bytes", "bytes per bucket (not enforced yet)")
+        int | None, _count("--bucket-bytes", "bytes per bucket (enforced after each usage sync)")
     ] = None,
     bucket_objects: Annotated[
-        int | None, _count("--bucket-objects", "objects per bucket (not enforced yet)")
+        int | None, _count("--bucket-objects", "objects per bucket (enforced after each usage sync)")
     ] = None,
     project_bytes: Annotated[
-        int | None, _count("--project-bytes", "bytes per project (not enforced yet)")
+        int | None, _count("--project-bytes", "bytes per project (enforced after each usage sync)")
     ] = None,
     project_objects: Annotated[
-        int | None, _count("--project-objects", "objects per project (not enforced yet)")
+        int | None, _count("--project-objects", "objects per project (enforced after each usage sync)")
     ] = None,
 ) -> None:
     """Set every quota at once: an organization's (the operator) or, with --project, a project's
