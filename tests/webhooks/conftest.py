@@ -116,9 +116,14 @@ def verified(secret: str, request: Received, tolerance: int = 300) -> bool:
 
 
 def register(
-    client: TestClient, url: str, events: list[str] | None = None, org: str = "demo"
+    client: TestClient,
+    url: str,
+    events: list[str] | None = None,
+    org: str = "demo",
+    headers: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    response = client.post(f"/v3/organizations/{org}/webhooks", json={"url": url, "events": events or []})
+    body = {"url": url, "events": events or []}
+    response = client.post(f"/v3/organizations/{org}/webhooks", json=body, headers=headers)
     assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()
     return body

@@ -38,7 +38,7 @@ def actions(runtime: Runtime) -> list[tuple[str, str | None, str | None]]:
 def test_an_endpoint_from_registration_to_deletion_shows_its_secret_once_and_is_audited(
     client: TestClient, runtime: Runtime, receiver: Receiver
 ) -> None:
-    created = register(client, receiver.url + "/hook?token=abc", ["bucket.ready", "key.rotated"])
+    created = register(client, receiver.url + "/hook?token=q9zk-private", ["bucket.ready", "key.rotated"])
     secret = created["secret"]
     assert secret.startswith("whsec_")
     assert created["events"] == ["bucket.ready", "key.rotated"]
@@ -63,7 +63,7 @@ def test_an_endpoint_from_registration_to_deletion_shows_its_secret_once_and_is_
     ping = client.post(f"{hook}/test")
     assert ping.status_code == 202, ping.text
     assert ping.json()["event_type"] == "webhook.ping"
-    got = wait_for(lambda: receiver.at("/hook?token=abc"), timeout=10)
+    got = wait_for(lambda: receiver.at("/hook?token=q9zk-private"), timeout=10)
     assert verified(rotated["secret"], got[0])
     assert not verified(secret, got[0])
     assert got[0].event["type"] == "io.loopback.webhook.ping"
@@ -88,7 +88,8 @@ def test_an_endpoint_from_registration_to_deletion_shows_its_secret_once_and_is_
         "webhook.delete",
     ]
     assert all(
-        "abc" not in (detail or "") and secret not in (detail or "") for _, _, detail in actions(runtime)
+        "q9zk-private" not in (detail or "") and secret not in (detail or "")
+        for _, _, detail in actions(runtime)
     )
 
 

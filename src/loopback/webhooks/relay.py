@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -104,7 +103,7 @@ class Relay:
             cursor = self._cursor(session)
             after = cursor.cursor
             while True:
-                found = [_row(r) for r in session.execute(repository.events_after(after, PAGE)).tuples()]
+                found = [_row(r) for r in session.execute(repository.events_after(after, PAGE))]
                 if not found:
                     break
                 written += self._deliveries(session, found, lanes)
@@ -117,7 +116,7 @@ class Relay:
             cursor.cursor = max(cursor.cursor, horizon)
         now = utcnow()
         with self._db.session() as session:
-            lanes.update(session.execute(repository.due_lanes(now, SWEEP)).tuples())
+            lanes.update((e, lane) for e, lane in session.execute(repository.due_lanes(now, SWEEP)))
         for endpoint_id, lane in sorted(lanes):
             self._enqueue(DELIVER, endpoint_id, lane)
         return written
@@ -134,15 +133,14 @@ class Relay:
     def _deliveries(
         self, session: Session, found: list[tuple[str, BucketEventRow]], lanes: set[tuple[str, str]]
     ) -> int:
-        endpoints: dict[str, list[WebhookEndpoint]] = defaultdict(list)
         organizations = sorted({organization_id for organization_id, _ in found})
-        for endpoint in session.scalars(repository.listening_endpoints(organizations)):
-            endpoints[endpoint.organization_id].append(endpoint)
+        listening = list(session.scalars(repository.listening_endpoints(organizations)))
         now = utcnow()
         values = []
         for organization_id, row in found:
-            # the tenant boundary: an event goes to its own organization's endpoints only
-            for endpoint in endpoints[organization_id]:
+            for endpoint in listening:
+                if endpoint.organization_id != organization_id:  # the tenant boundary: its own only
+                    continue
                 if not takes(endpoint, row):
                     continue
                 values.append(
