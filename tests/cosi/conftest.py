@@ -2,11 +2,13 @@
 real Loopback API (uvicorn over HTTP) with its worker and the session's SeaweedFS.
 
 The driver is a client of the API and never opens the database, whose behaviour on PostgreSQL the
-API's own tests prove: these run on SQLite alone, to keep them within a minute.
+API's own tests prove: these run on SQLite alone, and a module's tests share one installation (each
+test names its own buckets and keys), to keep them within a minute.
 """
 
 from __future__ import annotations
 
+import secrets
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -25,7 +27,12 @@ from loopback.cosi.proto import cosi_pb2 as pb
 from loopback.cosi.proto import cosi_pb2_grpc as rpc
 from loopback.cosi.server import Running, start
 from loopback.cosi.servicer import Identity
+from loopback.kit.settings import Settings
+from loopback.migrations import upgrade
+from loopback.providers.seaweedfs import EmbeddedSeaweedFS
 from loopback.runtime import Runtime
+from loopback.serve import register_embedded_storage
+from loopback.tenancy.service import bootstrap
 from tests.live_server import LiveServer
 
 TOKEN = "lbk_test-operator-token"
@@ -98,9 +105,34 @@ def refused(call: Any) -> grpc.RpcError:
     raise AssertionError("the call succeeded")
 
 
-@pytest.fixture
-def backend() -> str:
-    return "sqlite"
+@pytest.fixture(scope="module")
+def runtime(tmp_path_factory: pytest.TempPathFactory, seaweedfs: EmbeddedSeaweedFS) -> Iterator[Runtime]:
+    """One migrated installation per module on SQLite, with SeaweedFS as provider ``local``."""
+    directory = tmp_path_factory.mktemp("cosi")
+    settings = Settings(
+        data_dir=directory / "data",
+        database_url=f"sqlite:///{directory / 'loopback.db'}",
+        queue_url=None,
+        queue_name=f"loopback-test-{secrets.token_hex(4)}",
+        bootstrap_token=TOKEN,
+        embedded_storage=False,
+    )
+    upgrade(settings.resolved_database_url)
+    runtime = Runtime.from_settings(settings)
+    with runtime.db.session() as session:
+        bootstrap(session, settings)
+        register_embedded_storage(runtime, session, seaweedfs)
+    yield runtime
+    runtime.close()
+
+
+@pytest.fixture(scope="module")
+def worker(runtime: Runtime) -> Iterator[None]:
+    consumer = runtime.automation.create_consumer(2, embedded=True)
+    consumer.shutdown_timeout = 10
+    consumer.start()
+    yield
+    consumer.stop(graceful=True)
 
 
 @pytest.fixture
@@ -111,7 +143,7 @@ def socket_dir() -> Iterator[Path]:
     shutil.rmtree(directory, ignore_errors=True)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def api_url(runtime: Runtime, worker: None) -> Iterator[str]:
     with LiveServer(create_app(runtime)) as server:
         yield server.url
