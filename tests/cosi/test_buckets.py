@@ -212,3 +212,27 @@ def test_a_bucket_class_names_the_catalog_item_and_release_of_its_buckets(sideca
     assert row["install"] == {
         "catalog_item": "wordpress", "release": "blog", "cluster": CLUSTER, "namespace": None, "claim": name
     }  # fmt: skip
+
+
+def test_a_retained_bucket_is_released_and_stays_at_the_provider(sidecar: Sidecar, operator_s3: Any) -> None:
+    name = cosi_name()
+    created = sidecar.create(name, deletionPolicy="retain")
+
+    sidecar.delete(created.bucket_id)
+
+    assert rows(sidecar, name)[0]["status"] == "deleted"
+    operator_s3.head_bucket(Bucket=name)  # released, not deleted
+    operator_s3.delete_bucket(Bucket=name)
+
+
+def test_what_the_driver_does_is_in_the_audit_log(sidecar: Sidecar) -> None:
+    created = sidecar.create(cosi_name())
+    bucket_id = created.bucket_id.split(".")[2].replace("-", "_", 1)
+    events = httpx.get(
+        f"{sidecar.api_url}/v3/organizations/demo/audit-events",
+        params={"limit": 200},
+        headers=OPERATOR_HEADERS,
+    ).json()["events"]
+    assert [(e["action"], e["outcome"]) for e in events if e["target"] == bucket_id] == [
+        ("bucket.create", "succeeded")
+    ]
