@@ -236,3 +236,23 @@ def test_what_the_driver_does_is_in_the_audit_log(sidecar: Sidecar) -> None:
     assert [(e["action"], e["outcome"]) for e in events if e["target"] == bucket_id] == [
         ("bucket.create", "succeeded")
     ]
+
+
+def test_creates_of_one_name_at_once_make_one_bucket(sidecar: Sidecar) -> None:
+    """A sidecar that lost its state may call twice at once: one bucket, and each call OK or ABORTED."""
+    name = cosi_name()
+    request = pb.DriverCreateBucketRequest(name=name, protocols=[S3], parameters=CLASS)
+    calls = [sidecar.provisioner.DriverCreateBucket.future(request, timeout=20) for _ in range(3)]
+
+    answered, refusals = [], []
+    for call in calls:
+        try:
+            answered.append(call.result().bucket_id)
+        except grpc.RpcError as error:
+            refusals.append((error.code(), error.details()))
+
+    assert {code for code, _ in refusals} <= {grpc.StatusCode.ABORTED}, refusals
+    assert answered, refusals
+    assert len(set(answered)) == 1
+    assert len(rows(sidecar, name)) == 1
+    assert sidecar.create(name).bucket_id == answered[0]
