@@ -33,6 +33,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "loopback.providers.cli": ("providers",),
     "loopback.billing.cli": ("billing",),
     "loopback.quotas.cli": ("quotas",),
+    "loopback.webhooks.cli": ("webhooks",),
     "loopback.cosi.cli": ("cosi-driver",),
 }
 

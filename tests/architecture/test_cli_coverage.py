@@ -217,6 +217,18 @@ def tenancy(run: Run) -> None:
     run("orgs", "delete", "scratch", "--yes")
 
 
+def webhooks(run: Run) -> None:
+    org = ("--org", "demo")
+    hook = run("webhooks", "create", "https://127.0.0.1:9/hook", "--event", "bucket.ready", *org)["id"]
+    run("webhooks", "list", *org)
+    run("webhooks", "show", hook, *org)
+    run("webhooks", "update", hook, "--disable", *org)
+    run("webhooks", "rotate-secret", hook, *org)
+    run("webhooks", "test", hook, *org)
+    run("webhooks", "deliveries", hook, *org)
+    run("webhooks", "delete", hook, *org)
+
+
 def providers(run: Run, seaweedfs: EmbeddedSeaweedFS) -> None:
     identity = seaweedfs.identity
     region = f"code=sw-1,name=SeaweedFS,endpoint={seaweedfs.endpoint}"
@@ -329,6 +341,7 @@ def test_every_command_answers_json_and_reaches_what_it_declares(
     run: Run, seaweedfs: EmbeddedSeaweedFS, operator_s3: Any
 ) -> None:
     tenancy(run)
+    webhooks(run)
     providers(run, seaweedfs)
     buckets_and_keys(run, operator_s3)
     cosi_driver(run, operator_s3)
