@@ -32,7 +32,14 @@ from loopback.migrations import upgrade
 from loopback.providers.seaweedfs import EmbeddedSeaweedFS
 from loopback.runtime import Runtime
 from loopback.serve import register_embedded_storage
-from loopback.tenancy.access import Principal, generate_token, hash_token, project_scope, token_prefix
+from loopback.tenancy.access import (
+    Principal,
+    generate_token,
+    hash_token,
+    organization_scope,
+    project_scope,
+    token_prefix,
+)
 from loopback.tenancy.models import ApiToken, Membership, Organization, Project, User
 from loopback.tenancy.permissions import PERMISSIONS, Role, Scope, permission
 from loopback.tenancy.service import bootstrap
@@ -210,6 +217,10 @@ def world(seaweedfs: EmbeddedSeaweedFS, tmp_path_factory: pytest.TempPathFactory
             session, scope, KeyRequest(grants=[GrantRequest(ids["bucket"])])
         )
         ids["credential"] = issued.credential.id
+        hooks = organization_scope(
+            session, _principal(users[Role.OWNER]), "acme", permission("webhooks.manage")
+        )
+        ids["webhook"] = runtime.webhooks.create(session, hooks, "https://127.0.0.1:9/hook", [], None)[0].id
         session.commit()  # the unit of work ends here, so the checkpoint finds no open transaction
         session.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
     runtime.db.dispose()
@@ -234,6 +245,7 @@ class Call:
 B = "/v3/organizations/{org}/projects/{project}/buckets"
 C = B + "/{bucket_id}/credentials"
 K = "/v3/organizations/{org}/projects/{project}/credentials"
+W = "/v3/organizations/{org}/webhooks"
 CALLS: dict[tuple[str, str], Call] = {
     ("get", "/healthz"): Call(200),
     ("get", "/readyz"): Call(200),
@@ -269,6 +281,14 @@ CALLS: dict[tuple[str, str], Call] = {
     ),
     ("delete", "/v3/organizations/{org}/tokens/{token_id}"): Call(200),
     ("get", "/v3/organizations/{org}/audit-events"): Call(200),
+    ("get", W): Call(200),
+    ("post", W): Call(201, {"url": "https://127.0.0.1:9/new", "events": ["bucket.ready"]}),
+    ("get", W + "/{webhook_id}"): Call(200),
+    ("patch", W + "/{webhook_id}"): Call(200, {"enabled": False}),
+    ("delete", W + "/{webhook_id}"): Call(200),
+    ("post", W + "/{webhook_id}/rotate-secret"): Call(200),
+    ("post", W + "/{webhook_id}/test"): Call(202),
+    ("get", W + "/{webhook_id}/deliveries"): Call(200),
     ("get", "/v3/operator/providers"): Call(200),
     ("post", "/v3/operator/providers"): Call(
         201,
@@ -371,6 +391,7 @@ def fill(path: str, world: World, caller: Caller) -> str:
         credential_id=world.ids["credential"],
         member=world.ids["member"],
         token_id=token_id,
+        webhook_id=world.ids["webhook"],
         name="local",  # the provider of /v3/operator/providers/{name}
     )
 
