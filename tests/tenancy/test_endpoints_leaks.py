@@ -38,6 +38,7 @@ class Place:
     credential_id: str = ""
     access_key_id: str = ""
     token_id: str = ""
+    webhook_id: str = ""  # rival's only: acme's own is LeakWorld.webhook_id
 
 
 @dataclass
@@ -46,6 +47,7 @@ class LeakWorld:
     places: dict[tuple[str, str], Place]
     callers: dict[str, str]  # name -> bearer token
     member_id: str = ""
+    webhook_id: str = ""  # acme's webhook
     secrets_of: dict[str, set[str]] = field(default_factory=dict)  # org or org/project -> its strings
 
 
@@ -58,8 +60,12 @@ def _ok(response: Any, *codes: int) -> Any:
 def leak_world(runtime: Runtime, worker: None) -> Iterator[LeakWorld]:
     client = TestClient(create_app(runtime), headers=OPERATOR_HEADERS)
     places: dict[tuple[str, str], Place] = {}
+    webhooks: dict[str, str] = {}
     for org, projects in ORGS.items():
         _ok(client.post("/v3/organizations", json={"slug": org}), 201)
+        # before its buckets, so that their events make deliveries (to a port that refuses them)
+        hook = {"url": f"https://127.0.0.1:9/{org}"}
+        webhooks[org] = _ok(client.post(f"/v3/organizations/{org}/webhooks", json=hook), 201)["id"]
         _ok(
             client.post(
                 f"/v3/organizations/{org}/members", json={"email": f"dev@{org}.test", "role": "member"}
@@ -68,7 +74,7 @@ def leak_world(runtime: Runtime, worker: None) -> Iterator[LeakWorld]:
         )
         for project in projects:
             _ok(client.post(f"/v3/organizations/{org}/projects", json={"slug": project}), 201)
-            place = Place(org, project)
+            place = Place(org, project, webhook_id=webhooks[org] if org == "rival" else "")
             buckets = f"/v3/organizations/{org}/projects/{project}/buckets"
             created = _ok(
                 client.post(
@@ -113,7 +119,7 @@ def leak_world(runtime: Runtime, worker: None) -> Iterator[LeakWorld]:
         201,
     )
     callers["project-token-of-web"] = web_token["token"]
-    world = LeakWorld(client, places, callers)
+    world = LeakWorld(client, places, callers, webhook_id=webhooks["acme"])
     members = _ok(client.get("/v3/organizations/acme/members"), 200)["members"]
     world.member_id = next(m["id"] for m in members if m["email"] == "dev@acme.test")
     world.secrets_of = _strings_by_place(runtime, places)
@@ -130,7 +136,16 @@ def _strings_by_place(runtime: Runtime, places: dict[tuple[str, str], Place]) ->
                 text("SELECT id FROM organizations WHERE slug = :s"), {"s": org}
             ).scalar_one()
             rows: set[str] = {organization_id}
-            for table in ("projects", "memberships", "api_tokens", "audit_events", "buckets", "credentials"):
+            for table in (
+                "projects",
+                "memberships",
+                "api_tokens",
+                "audit_events",
+                "buckets",
+                "credentials",
+                "webhook_endpoints",
+                "webhook_deliveries",
+            ):
                 rows |= set(
                     session.execute(
                         text(f"SELECT id FROM {table} WHERE organization_id = :o"), {"o": organization_id}
@@ -182,6 +197,7 @@ def _fill(path: str, world: LeakWorld) -> str:
         credential_id=web.credential_id,
         member=world.member_id,
         token_id=web.token_id,
+        webhook_id=world.webhook_id,
         name="local",
     )
 
@@ -221,6 +237,7 @@ FOREIGN_PARAMS = {
     "{bucket_id}": "bucket_id",
     "{credential_id}": "credential_id",
     "{token_id}": "token_id",
+    "{webhook_id}": "webhook_id",
 }
 
 
@@ -234,6 +251,8 @@ def _foreign_ids_in_paths(world: LeakWorld, routes: list[str]) -> list[str]:
                 continue
             for place in foreign:
                 sent = getattr(place, attribute)  # the caller's own words may come back in a 404's detail
+                if not sent:
+                    continue
                 url = _fill(path.replace(marker, sent), world)
                 secrets = world.secrets_of[f"{place.org}/{place.project}"] - {sent}
                 for caller, token in world.callers.items():
