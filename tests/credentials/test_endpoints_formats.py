@@ -101,6 +101,7 @@ def test_three_buckets_give_three_valid_distinct_secrets() -> None:
         assert DNS_1123_SUBDOMAIN.fullmatch(document["metadata"]["name"])
         assert document["stringData"]["COSI_S3_BUCKET_ID"] == bucket
         assert set(document["stringData"]) == {
+            "COSI_PROTOCOL",
             "COSI_S3_BUCKET_ID",
             "COSI_S3_ENDPOINT",
             "COSI_S3_REGION",
@@ -361,6 +362,7 @@ def test_kubectl_reads_the_secrets(tmp_path: Path) -> None:
         assert DNS_1123_SUBDOMAIN.fullmatch(found["metadata"]["name"])
         assert len(found["metadata"]["name"]) <= 253
         assert found["stringData"] == {
+            "COSI_PROTOCOL": "S3",
             "COSI_S3_BUCKET_ID": bucket,
             "COSI_S3_ENDPOINT": handover.endpoint,
             "COSI_S3_REGION": handover.region,

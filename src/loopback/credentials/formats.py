@@ -157,7 +157,8 @@ def _kubernetes(handover: Handover) -> str:
             "kind": "Secret",
             "metadata": {"name": secret_name(handover, bucket)},
             "type": "Opaque",
-            "stringData": {
+            "stringData": {  # as COSI v1alpha2's sidecar writes a BucketAccess's Secret
+                "COSI_PROTOCOL": "S3",
                 "COSI_S3_BUCKET_ID": bucket,
                 "COSI_S3_ENDPOINT": handover.endpoint,
                 "COSI_S3_REGION": handover.region,
