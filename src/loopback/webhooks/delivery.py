@@ -12,10 +12,10 @@ and the lane goes on. Every attempt is signed anew (Standard Webhooks, ``signing
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from datetime import timedelta
-
-import httpx
+from typing import TYPE_CHECKING
 
 from loopback.kit.clock import utcnow
 from loopback.kit.db import Database
@@ -26,6 +26,9 @@ from loopback.webhooks import repository, signing
 from loopback.webhooks.events import CONTENT_TYPE
 from loopback.webhooks.models import DeliveryStatus, WebhookDelivery
 from loopback.webhooks.service import DELIVER
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +62,17 @@ class Deliverer:
         self._enqueue = enqueue
         self._waits = list(settings.webhook_retry_seconds)
         self._timeout = settings.webhook_timeout_seconds
-        # no proxies from the environment, no redirects: the signed request goes where it was sent
-        self._http = httpx.Client(timeout=self._timeout, follow_redirects=False, trust_env=False)
+        self._http: httpx.Client | None = None  # made by the first delivery: an API process needs none
+        self._lock = threading.Lock()
+
+    def _client(self) -> httpx.Client:
+        with self._lock:
+            if self._http is None:
+                import httpx
+
+                # no proxies from the environment, no redirects: the request goes where it was sent
+                self._http = httpx.Client(timeout=self._timeout, follow_redirects=False, trust_env=False)
+            return self._http
 
     def deliver(self, endpoint_id: str, lane: str) -> int:
         """Send the lane's open deliveries in order until one must wait; answers how many were sent."""
@@ -93,8 +105,10 @@ class Deliverer:
             "user-agent": USER_AGENT,
             **signing.headers(attempt.secret, attempt.event_id, attempt.body),
         }
+        import httpx
+
         try:
-            response = self._http.post(attempt.url, content=attempt.body, headers=headers)
+            response = self._client().post(attempt.url, content=attempt.body, headers=headers)
         except httpx.HTTPError as error:
             return Outcome(None, f"{type(error).__name__}: {error}"[:ERROR_CHARS])
         if 200 <= response.status_code < 300:
@@ -134,4 +148,5 @@ class Deliverer:
         return False
 
     def close(self) -> None:
-        self._http.close()
+        if self._http is not None:
+            self._http.close()
