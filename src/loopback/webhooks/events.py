@@ -24,6 +24,7 @@ KINDS: dict[str, str] = {
     "released": "bucket.released",
     "quota-warning": "bucket.quota.warning",
     "quota-exceeded": "bucket.quota.exceeded",
+    "quota-ok": "bucket.quota.ok",
     "credential-expiring": "key.expiring",
     "credential-expired": "key.expired",
     "credential-rotated": "key.rotated",
