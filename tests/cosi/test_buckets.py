@@ -173,7 +173,7 @@ def test_delete_refuses_a_bucket_that_holds_objects(sidecar: Sidecar, operator_s
     error = refused(lambda: sidecar.delete(created.bucket_id))
 
     assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
-    assert "holds 1 objects" in error.details()
+    assert "holds 1 object:" in error.details()
     operator_s3.delete_object(Bucket=name, Key="kept")
     sidecar.delete(created.bucket_id)
 

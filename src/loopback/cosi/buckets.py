@@ -221,8 +221,10 @@ class Buckets:
             if problem.status == 404:
                 return  # gone, or never ours to see: nothing is left to delete
             if problem.status == 409 and problem.field("object_count"):
+                held = problem.field("object_count")
+                noun = "object" if held == 1 else "objects"
                 raise DriverError(
                     grpc.StatusCode.FAILED_PRECONDITION,
-                    f"bucket holds {problem.field('object_count')} objects: empty it, then delete the claim",
+                    f"bucket holds {held} {noun}: empty it, then delete the claim",
                 ) from None
             raise
