@@ -22,6 +22,15 @@ def when(value: Any) -> str:
     return shown(value) if value is None else f"{shown(value)} ({ago(value)})"
 
 
+def quota(value: Any) -> str:
+    """Where a bucket stands against its quota: ``bucket_bytes 1.0 KiB of 1000 B: exceeded``."""
+    if not isinstance(value, Mapping):
+        return shown(None)
+    amount = human_bytes if str(value.get("quota", "")).endswith("bytes") else shown
+    used, limit = amount(value.get("used")), amount(value.get("limit"))
+    return f"{value.get('quota')} {used} of {limit}: {value.get('state')}"
+
+
 def size(value: Any) -> str:
     """Bytes in binary units and exactly, for a record: ``1.0 KiB (1024 bytes)``."""
     return (
@@ -54,6 +63,7 @@ BUCKET = [
     Column("objects", "usage", _usage("object_count")),
     Column("size", "usage", _usage("bytes", size)),
     Column("usage synced", "usage", _usage("last_synced_at", when)),
+    Column("quota", "quota", quota),
     Column("created", "created_at", when),
     Column("updated", "updated_at", when),
     Column("attempts", "attempts"),
