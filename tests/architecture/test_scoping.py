@@ -25,6 +25,8 @@ TENANT_MODELS = frozenset(
         "Membership",
         "ApiToken",
         "AuditEvent",
+        "WebhookEndpoint",
+        "WebhookDelivery",
     }
 )
 QUERY_CALLS = frozenset({"select", "select_from", "join", "outerjoin"})
@@ -36,6 +38,7 @@ GETS_BY_OWN_ID = {
     ("credentials/maintenance.py", "revoke_due"): "a key the periodic round (or a rotation) named",
     ("credentials/issuing.py", "forget"): "the bucket an abandoned issue's own row names",
     ("tenancy/organizations.py", "project"): "the scope's own project id, resolved by project_scope",
+    ("webhooks/delivery.py", "_record"): "the delivery the running task claimed",
 }
 
 

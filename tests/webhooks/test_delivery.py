@@ -5,8 +5,10 @@ worker runs."""
 from __future__ import annotations
 
 import itertools
+import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,9 +17,22 @@ from fastapi.testclient import TestClient
 from loopback.app import create_app
 from loopback.buckets.events import add_event
 from loopback.runtime import Runtime
+from loopback.webhooks.models import WebhookDelivery
+from loopback.webhooks.relay import Relay
 from tests.conftest import BUCKETS, OPERATOR_HEADERS, create_ready_bucket, unique_bucket_name, wait_for
 from tests.factories import bearer, member_token, organization
 from tests.webhooks.conftest import HOOKS, WAITS, Receiver, register, verified
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "webhooks.md"
+
+
+def documented_verify() -> Callable[[str, dict[str, str], bytes], bool]:
+    """The verification snippet of docs/webhooks.md, as a reader would paste it."""
+    (snippet,) = re.findall(r"```python\n(.*?)```", DOC.read_text(), re.DOTALL)
+    scope: dict[str, Any] = {}
+    exec(snippet, scope)
+    verify: Callable[[str, dict[str, str], bytes], bool] = scope["verify"]
+    return verify
 
 
 def write_events(runtime: Runtime, *events: tuple[str, str]) -> None:
@@ -39,6 +54,8 @@ def test_a_bucket_turning_ready_reaches_the_endpoint_as_a_signed_cloudevent(
     )
     request = got[0]
     assert verified(secret, request)
+    assert documented_verify()(secret, request.headers, request.body)
+    assert not documented_verify()(secret, request.headers, request.body + b" ")
     assert request.headers["content-type"] == "application/cloudevents+json; charset=utf-8"
     event = request.event
     assert event["id"] == request.headers["webhook-id"]
@@ -169,3 +186,25 @@ def test_another_organization_s_events_never_reach_an_endpoint_and_none_is_lost_
     log = api.get(f"{HOOKS}/{ours['id']}/deliveries").json()["deliveries"]
     assert {d["bucket_id"] for d in log} == {mine["id"]}
     assert api.get(f"{HOOKS}/{theirs['id']}/deliveries").status_code == 404  # not demo's
+
+
+def test_the_relay_writes_each_delivery_once_however_often_it_reads_an_event(
+    api: TestClient, runtime: Runtime, receiver: Receiver
+) -> None:
+    register(api, receiver.url + "/once", ["bucket.failed"])
+    register(api, receiver.url + "/twice", [])
+    bucket = api.post(
+        BUCKETS, json={"name": unique_bucket_name("once"), "provider": "local", "region": "local-1"}
+    )
+    write_events(runtime, (bucket.json()["id"], "failed"), (bucket.json()["id"], "created"))
+    enqueued: list[tuple[Any, ...]] = []
+    relay = Relay(
+        runtime.db, lambda task, *args, delay=None: enqueued.append((task, *args)), runtime.settings
+    )
+
+    assert relay.run() == 2  # one per endpoint; "created" is history only
+    assert relay.run() == 0  # the last minute is read again, and nothing is written twice
+    with runtime.db.session() as session:
+        rows = session.query(WebhookDelivery.event_type, WebhookDelivery.status).all()
+    assert sorted(tuple(r) for r in rows) == [("bucket.failed", "pending")] * 2
+    assert {task for task, *_ in enqueued} == {"webhook.deliver"}

@@ -124,24 +124,34 @@ class Relay:
     def _cursor(self, session: Session) -> WebhookRelay:
         postgres = session.get_bind().dialect.name == "postgresql"
         cursor = session.scalar(repository.relay_cursor(lock=postgres))
-        if cursor is None:  # the first run starts at the events of the last LOOKBACK
-            cursor = WebhookRelay(id=repository.RELAY_ID, cursor=id_at("bev", utcnow() - LOOKBACK))
-            session.add(cursor)
-            session.flush()
-        return cursor
+        if cursor is not None:
+            return cursor
+        # the first run starts at the events of the last LOOKBACK; two first runs: one insert wins
+        first = id_at("bev", utcnow() - LOOKBACK)
+        session.execute(
+            repository.insert_cursor(session.get_bind().dialect.name),
+            {"cursor": first, "updated_at": utcnow()},
+        )
+        found = session.scalar(repository.relay_cursor(lock=postgres))
+        assert found is not None
+        return found
 
     def _deliveries(
         self, session: Session, found: list[tuple[str, BucketEventRow]], lanes: set[tuple[str, str]]
     ) -> int:
         organizations = sorted({organization_id for organization_id, _ in found})
         listening = list(session.scalars(repository.listening_endpoints(organizations)))
+        # what an earlier run wrote (the events of the last LOOKBACK are read again): no new task
+        made = {
+            (e, v) for e, v in session.execute(repository.deliveries_of_events([row.id for _, row in found]))
+        }
         now = utcnow()
         values = []
         for organization_id, row in found:
             for endpoint in listening:
                 if endpoint.organization_id != organization_id:  # the tenant boundary: its own only
                     continue
-                if not takes(endpoint, row):
+                if not takes(endpoint, row) or (endpoint.id, row.id) in made:
                     continue
                 values.append(
                     {
@@ -164,5 +174,5 @@ class Relay:
         if not values:
             return 0
         dialect = session.get_bind().dialect.name
-        result = session.execute(repository.insert_deliveries(dialect), values)
-        return max(int(getattr(result, "rowcount", 0) or 0), 0)
+        session.execute(repository.insert_deliveries(dialect), values)  # a concurrent run's are skipped
+        return len(values)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Insert, Select, Update, select, update
+from sqlalchemy import Insert, Select, Update, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from loopback.buckets.models import Bucket, BucketEvent
@@ -96,6 +96,22 @@ def listening_endpoints(organization_ids: Sequence[str]) -> Select[WebhookEndpoi
     )
 
 
+def insert_cursor(dialect: str) -> Insert:
+    """The relay's row, unless another first run wrote it a moment ago."""
+    table: Any = WebhookRelay.__table__
+    values = {"id": RELAY_ID, "cursor": bindparam("cursor"), "updated_at": bindparam("updated_at")}
+    if dialect == "postgresql":
+        return postgresql.insert(table).values(values).on_conflict_do_nothing(index_elements=["id"])
+    return sqlite.insert(table).values(values).on_conflict_do_nothing(index_elements=["id"])
+
+
+def deliveries_of_events(event_ids: Sequence[str]) -> Select[str, str]:
+    """(endpoint, event) of the deliveries these events have already."""
+    return select(WebhookDelivery.endpoint_id, WebhookDelivery.event_id).where(
+        WebhookDelivery.event_id.in_(list(event_ids))
+    )
+
+
 def insert_deliveries(dialect: str) -> Insert:
     """Deliveries, skipping one an earlier relay wrote already (unique per endpoint and event)."""
     table: Any = WebhookDelivery.__table__
@@ -108,7 +124,9 @@ def due_lanes(now: datetime, limit: int) -> Select[str, str]:
     """Lanes whose head is due and unclaimed: what the relay's sweep hands to delivery tasks."""
     return (
         select(WebhookDelivery.endpoint_id, WebhookDelivery.lane)
+        .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
         .where(
+            WebhookEndpoint.enabled.is_(True),  # a disabled endpoint's deliveries wait for it
             WebhookDelivery.status.in_(OPEN),
             WebhookDelivery.next_attempt_at <= now,
             (WebhookDelivery.claimed_until.is_(None)) | (WebhookDelivery.claimed_until < now),
