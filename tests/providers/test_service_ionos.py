@@ -38,7 +38,14 @@ from botocore.exceptions import ClientError
 from loopback.buckets.naming import bucket_name_problems
 from loopback.kit.ports import free_ports
 from loopback.providers import ionos
-from loopback.providers.base import Grant, IssuedCredential, Placement, ProviderError, ProviderSetup
+from loopback.providers.base import (
+    Grant,
+    IssuedCredential,
+    Placement,
+    ProviderError,
+    ProviderSetup,
+    holds_quota,
+)
 from loopback.providers.ionos import IonosProvider, build, ionos_name_problems
 from loopback.providers.registry import build_provider
 from loopback.providers.seaweedfs import EmbeddedSeaweedFS
@@ -324,6 +331,43 @@ def test_one_key_over_two_buckets_gets_a_statement_on_each_and_modes_are_declare
     assert not capabilities.prefixes
     assert not capabilities.narrowable
     assert "ionos keys of one tenant" in capabilities.limits_reason
+
+
+def test_a_bucket_over_quota_keeps_its_tenants_statement_without_writes(
+    seaweedfs: EmbeddedSeaweedFS, standin: IonosStandIn, operator_s3: Any
+) -> None:
+    """IONOS grants a tenant's user, not a key: a bucket over its quota has that user's statement
+    rewritten to read, list and delete (no ``s3:PutObject``), for every key of the tenant at once,
+    and a key issued meanwhile does not open it again."""
+    adapter = adapter_for(seaweedfs, standin, group_id=standin.group_id)
+    tenant = new_tenant()
+    full, other = (unique_bucket_name("ionos") for _ in range(2))
+    for bucket in (full, other):
+        adapter.create_bucket(bucket, "de", tenant)
+    issued = adapter.issue_credential("de", "lb-crd_quota", [Grant(full), Grant(other)], tenant)
+    assert holds_quota(adapter.capabilities())
+
+    adapter.update_credential("de", issued.provider_user, [Grant(full, writable=False), Grant(other)], tenant)
+    (held,) = policy_of(operator_s3, full)["Statement"]
+    assert "s3:PutObject" not in held["Action"]
+    assert {"s3:GetObject", "s3:DeleteObject", "s3:ListBucket"} <= set(held["Action"])
+    (open_,) = policy_of(operator_s3, other)["Statement"]
+    assert "s3:PutObject" in open_["Action"]
+
+    late = adapter.issue_credential("de", "lb-crd_late", [Grant(full, writable=False)], tenant)
+    (still,) = policy_of(operator_s3, full)["Statement"]
+    assert still == held  # the new key's merge did not give the tenant its writes back
+
+    for bucket in (full, other):
+        enforce_on_seaweedfs(operator_s3, standin, bucket)
+    s3 = client_with(seaweedfs, late, "de")
+    wait_for(lambda: reaches(s3, other), timeout=10)
+    assert not reaches(s3, full)
+    s3.list_objects_v2(Bucket=full)  # reading goes on
+
+    adapter.update_credential("de", issued.provider_user, [Grant(full), Grant(other)], tenant)
+    (back,) = policy_of(operator_s3, full)["Statement"]
+    assert "s3:PutObject" in back["Action"]
 
 
 def test_cloud_api_one_user_per_tenant_keys_scoped_by_bucket_policy(

@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 from fastapi.testclient import TestClient
 
 from loopback.buckets.models import QuotaState
-from loopback.credentials.quota_enforcement import standing
+from loopback.credentials.quota_enforcement import Standing, _event, standing
 from loopback.quotas.service import Applied, Source
 from tests.conftest import BUCKETS, create_ready_bucket, s3_client_for, wait_for
 from tests.credentials.test_endpoints_access_modes import issue
@@ -159,3 +159,20 @@ def test_a_bucket_stands_by_the_quota_nearest_its_limit(
 ) -> None:
     found = standing(Measured(objects, size), applied(**limits), *project)  # type: ignore[arg-type]
     assert (None if found is None else (found.state, found.quota, found.used)) == expected
+
+
+def test_a_family_that_cannot_hold_a_bucket_says_so_in_the_event() -> None:
+    over = Standing(QuotaState.EXCEEDED, "bucket_bytes", 1000, 1200)
+    kind, held = _event(QuotaState.WARNING, QuotaState.EXCEEDED, over, enforced=True)
+    assert (kind, held) == (
+        "quota-exceeded",
+        "at or over its quota (bucket_bytes 1200 of 1000 bytes): its keys read and delete, and write "
+        "nothing, until it is back under",
+    )
+    _, not_held = _event(QuotaState.WARNING, QuotaState.EXCEEDED, over, enforced=False)
+    assert not_held.endswith("this provider cannot hold keys to it, so writes are not refused")
+    back = Standing(QuotaState.OK, "bucket_bytes", 1000, 600)
+    assert _event(QuotaState.EXCEEDED, QuotaState.OK, back, enforced=True) == (
+        "quota-ok",
+        "under its quota (bucket_bytes 600 of 1000 bytes); its keys write again",
+    )

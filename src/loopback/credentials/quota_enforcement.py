@@ -8,11 +8,11 @@ it is rewritten at the provider to read and delete there, not write (``Grant.wri
 leaves, the keys get their writes back. The same happens to a key issued or rotated meanwhile,
 since every grant is built by ``maintenance.provider_grant``.
 
-Why the control plane and not the backend's own quota: it holds on every family whose keys can be
-narrowed (``Capabilities.narrowable``), with the same states, events and audit everywhere. A family
-whose keys cannot be narrowed gets the state and the events, and the event says writes are not
-refused there. Enforcement trails usage by one sync: a tenant can pass a limit by what it writes
-between two syncs.
+Why the control plane and not the backend's own quota: it holds on every family that can refuse a
+bucket's writes (``providers.base.holds_quota``: the s3 family by key policies, IONOS by the
+tenant's bucket-policy statement), with the same states, events and audit everywhere. A family that
+cannot (Hetzner) gets the state and the events, and the event says writes are not refused there.
+Enforcement trails usage by one sync: a tenant can pass a limit by what it writes between two syncs.
 
 A state is written only after every key of the bucket was rewritten; a provider that fails leaves
 the old state, so the next sync tries again.
@@ -34,7 +34,7 @@ from loopback.credentials import repository
 from loopback.credentials.maintenance import granted_buckets, placement_of, provider_grants
 from loopback.credentials.models import Credential
 from loopback.kit.db import Database
-from loopback.providers.base import ProviderError
+from loopback.providers.base import ProviderError, holds_quota
 from loopback.providers.models import Region
 from loopback.providers.service import ProviderService
 from loopback.quotas.service import Applied, ProjectRef, Quotas
@@ -166,9 +166,9 @@ class QuotaEnforcement:
 
     def _rewrite_keys(self, session: Session, bucket: Bucket) -> bool:
         """Every active key on the bucket gets the policy of its buckets' states now; answers False
-        when the family cannot narrow a key after issuance (the state is recorded, not enforced)."""
+        when the family cannot refuse a bucket's writes (the state is recorded, not enforced)."""
         adapter = self._providers.adapter(session, bucket.provider_id)
-        if not adapter.capabilities().narrowable:
+        if not holds_quota(adapter.capabilities()):
             return False
         region = session.get(Region, bucket.region_id)
         assert region is not None
@@ -191,7 +191,7 @@ def _event(
         what = (
             "its keys read and delete, and write nothing, until it is back under"
             if enforced
-            else "this provider cannot narrow keys after issuance, so writes are not refused"
+            else "this provider cannot hold keys to it, so writes are not refused"
         )
         return "quota-exceeded", f"at or over its quota ({now.describe()}): {what}"
     again = "; its keys write again" if before == QuotaState.EXCEEDED else ""

@@ -121,7 +121,15 @@ class Capabilities:
     max_buckets_per_key: int = 128  # grants one key may carry (COSI's BucketAccess allows 128)
     revocable: bool = True  # a key can be revoked at the provider (so it can expire and rotate)
     narrowable: bool = True  # a key's grants can be narrowed after issuance (fewer buckets, less access)
+    # the writes of a bucket's keys can be refused while it is over quota (``Grant.writable``); by
+    # default where keys can be narrowed, and a family that holds them otherwise says so
+    quota_holds: bool | None = None
     limits_reason: str = ""  # why a family enforces less, for the 422 that refuses a request
+
+
+def holds_quota(capabilities: Capabilities) -> bool:
+    """Whether a family refuses the writes of a bucket over quota (``Capabilities.quota_holds``)."""
+    return capabilities.narrowable if capabilities.quota_holds is None else capabilities.quota_holds
 
 
 @dataclass(frozen=True)

@@ -49,17 +49,24 @@ def statement_id(principal: Mapping[str, list[str]]) -> str:
     return f"{STATEMENT_PREFIX}{digest[:24]}"
 
 
-def grant_statement(bucket: str, principal: Mapping[str, list[str]]) -> dict[str, Any]:
+# What a bucket over its quota keeps granted (``Grant.writable`` false): reading, listing, deleting and
+# abandoning uploads, the ways to make room; ``s3:PutObject`` (uploads and their parts) goes.
+HELD_ACTIONS: tuple[str, ...] = tuple(action for action in GRANTED_ACTIONS if action != "s3:PutObject")
+
+
+def grant_statement(bucket: str, principal: Mapping[str, list[str]], writable: bool = True) -> dict[str, Any]:
     return {
         "Sid": statement_id(principal),
         "Effect": "Allow",
         "Principal": dict(principal),
-        "Action": list(GRANTED_ACTIONS),
+        "Action": list(GRANTED_ACTIONS if writable else HELD_ACTIONS),
         "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
     }
 
 
-def merged_policy(existing: str | None, bucket: str, principal: Mapping[str, list[str]]) -> dict[str, Any]:
+def merged_policy(
+    existing: str | None, bucket: str, principal: Mapping[str, list[str]], writable: bool = True
+) -> dict[str, Any]:
     """``existing`` with this principal's statement added or replaced; every other statement kept."""
     try:
         policy: dict[str, Any] = json.loads(existing) if existing else {}
@@ -83,15 +90,19 @@ def merged_policy(existing: str | None, bucket: str, principal: Mapping[str, lis
     return {
         **policy,
         "Version": policy.get("Version", "2012-10-17"),
-        "Statement": [*kept, grant_statement(bucket, principal)],
+        "Statement": [*kept, grant_statement(bucket, principal, writable)],
     }
 
 
 def policy_document(
-    existing: str | None, bucket: str, ownership: Ownership, principal: Mapping[str, list[str]]
+    existing: str | None,
+    bucket: str,
+    ownership: Ownership,
+    principal: Mapping[str, list[str]],
+    writable: bool = True,
 ) -> str:
     """The bucket's policy with the principal's statement merged in, as IONOS takes it, within its size."""
-    document = json.dumps(merged_policy(existing, bucket, principal), separators=(",", ":"))
+    document = json.dumps(merged_policy(existing, bucket, principal, writable), separators=(",", ":"))
     limit = POLICY_SIZE_LIMITS[ownership]
     if len(document.encode()) > limit:
         raise ProviderError(

@@ -145,6 +145,7 @@ class IonosProvider:
             access_modes=(Access.READ_WRITE,),
             prefixes=False,
             narrowable=False,
+            quota_holds=True,  # the tenant's statement on a bucket over quota loses s3:PutObject
             limits_reason=(
                 "ionos keys of one tenant are keys of one IONOS user, and a bucket policy grants that "
                 "user, not a key: every key of the tenant gets the same object access to each granted "
@@ -204,7 +205,13 @@ class IonosProvider:
         later step fails is deleted again.
         """
         ownership = self._ownership(region)
-        return self._keys.issue([grant.bucket for grant in grants], region, ownership, user_name, placement)
+        issued = self._keys.issue([grant.bucket for grant in grants], region, ownership, user_name, placement)
+        held = [grant for grant in grants if not grant.writable]
+        if held:  # a bucket over its quota: the statement the issue merged loses its writes again
+            principal = self._keys.principal(issued.provider_user, ownership)
+            for grant in held:
+                self._storage.grant(grant.bucket, region, ownership, principal, writable=False)
+        return issued
 
     def update_credential(
         self, region: str, provider_user: str, grants: Sequence[Grant], placement: Placement
@@ -217,7 +224,7 @@ class IonosProvider:
         ownership = self._ownership(region)
         principal = self._keys.principal(provider_user, ownership)
         for grant in grants:
-            self._storage.grant(grant.bucket, region, ownership, principal)
+            self._storage.grant(grant.bucket, region, ownership, principal, grant.writable)
 
     def revoke_credential(self, region: str, provider_user: str, placement: Placement) -> None:
         """Delete the key at IONOS; a key (or user) already gone is success.

@@ -68,8 +68,15 @@ class IonosS3(S3Provider):
         self._call("write bucket policy", lambda: s3.put_bucket_policy(Bucket=bucket, Policy=policy))
 
     def grant(
-        self, bucket: str, region: str, ownership: Ownership, principal: Mapping[str, list[str]]
+        self,
+        bucket: str,
+        region: str,
+        ownership: Ownership,
+        principal: Mapping[str, list[str]],
+        writable: bool = True,
     ) -> None:
-        """Merge the principal's statement into the bucket's policy; the other statements stay."""
+        """Merge the principal's statement into the bucket's policy; the other statements stay.
+        Not ``writable`` (the bucket over its quota): the statement grants no ``s3:PutObject``."""
         existing = self.bucket_policy(bucket, region)
-        self.put_bucket_policy(bucket, region, policy_document(existing, bucket, ownership, principal))
+        document = policy_document(existing, bucket, ownership, principal, writable)
+        self.put_bucket_policy(bucket, region, document)
