@@ -53,6 +53,8 @@ STATE_DEPENDENT: dict[str, str] = {
     "POST /v3/operator/providers/{name}/test": "the region must be one of the provider's",
     f"GET {ORGANIZATIONS}/{{org}}/billing/usage": "`from` must come before `to` (its default: now)",
     f"PUT {PROJECT}/quotas": "a project's quota is never above its organization's",
+    f"POST {ORGANIZATIONS}/{{org}}/webhooks": "an https URL (http to loopback if allowed); known event types",
+    f"PATCH {ORGANIZATIONS}/{{org}}/webhooks/{{webhook_id}}": "an https URL; known event types",
     "POST /v2/organizations/{org}/projects/{project}/buckets": "the provider and region must exist",
 }
 
