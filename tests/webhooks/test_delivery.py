@@ -43,7 +43,7 @@ def write_events(runtime: Runtime, *events: tuple[str, str]) -> None:
             add_event(session, bucket_id, kind, "ready", f"{kind} (test)")
 
 
-def test_a_bucket_turning_ready_reaches_the_endpoint_as_a_signed_cloudevent(
+def test_a_bucket_turning_ready_and_its_key_rotated_reach_the_endpoint_as_signed_cloudevents(
     client: TestClient, runtime: Runtime, receiver: Receiver
 ) -> None:
     secret = register(client, receiver.url + "/a")["secret"]
@@ -71,6 +71,18 @@ def test_a_bucket_turning_ready_reaches_the_endpoint_as_a_signed_cloudevent(
     assert data["organization"]["id"].startswith("org_")
     assert data["project"]["id"].startswith("prj_")
     assert (data["status"], data["kind"]) == ("ready", "ready")
+
+    # a key rotated through the API: its event goes out at once, woken by the rotation's enqueue
+    key = client.post(f"{BUCKETS}/{bucket['id']}/credentials").json()
+    keys = "/v3/organizations/demo/projects/default/credentials"
+    rotated = client.post(f"{keys}/{key['id']}/rotate", json={"grace_seconds": 3600})
+    assert rotated.status_code in (200, 201), rotated.text
+    started = time.monotonic()
+    got = wait_for(lambda: [r for r in receiver.at("/a") if r.event["type"] == "io.loopback.key.rotated"], 10)
+    assert time.monotonic() - started < 5  # not the periodic relay: it runs hourly here
+    assert got[0].event["subject"] == bucket["id"]
+    assert key["access_key_id"] in got[0].event["data"]["reason"]
+    assert verified(secret, got[0])
 
 
 def test_retries_back_off_and_a_bucket_s_later_event_waits_for_its_earlier_one(
