@@ -12,8 +12,8 @@ from loopback.buckets.service import BucketService
 from loopback.credentials.service import CredentialService
 from loopback.kit.settings import Settings
 from loopback.webhooks.delivery import Deliverer
-from loopback.webhooks.relay import RELAY, Relay
-from loopback.webhooks.service import DELIVER
+from loopback.webhooks.relay import Relay
+from loopback.webhooks.service import DELIVER, RELAY
 
 
 def register_tasks(

@@ -32,11 +32,10 @@ from loopback.kit.settings import Settings
 from loopback.webhooks import repository
 from loopback.webhooks.events import BucketEventRow, Named, cloud_event
 from loopback.webhooks.models import DeliveryStatus, WebhookEndpoint, WebhookRelay
-from loopback.webhooks.service import DELIVER
+from loopback.webhooks.service import DELIVER, RELAY
 
 log = logging.getLogger(__name__)
 
-RELAY = "webhook.relay"
 LOOKBACK = timedelta(seconds=60)  # longer than any transaction that writes a bucket event
 PAGE = 500
 SWEEP = 1000

@@ -28,6 +28,7 @@ from loopback.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEnd
 from loopback.webhooks.rules import description_problems, event_problems, url_problems
 
 DELIVER = "webhook.deliver"
+RELAY = "webhook.relay"
 SECRET_PURPOSE = "webhook-signing"
 
 
@@ -145,7 +146,7 @@ class WebhookService:
         audit.record_in(session, scope, "webhook.update", endpoint.id, ", ".join(said) or "nothing")
         session.commit()
         if change.enabled:  # what waited while it was disabled goes now
-            self._enqueue("webhook.relay")
+            self._enqueue(RELAY)
         return endpoint
 
     def delete(self, session: Session, scope: OrganizationScope, endpoint_id: str) -> WebhookEndpoint:
