@@ -132,32 +132,6 @@ def test_retries_back_off_and_a_bucket_s_later_event_waits_for_its_earlier_one(
     assert retried["next_attempt_at"] is None
 
 
-def test_a_failing_endpoint_is_retried_on_the_schedule_then_failed_and_the_log_says_why(
-    client: TestClient, runtime: Runtime, receiver: Receiver
-) -> None:
-    bucket = create_ready_bucket(client, "fail")
-    hook = register(client, receiver.url + "/down", ["key.expired"])
-    receiver.answer = lambda _path, _event: 503
-    write_events(runtime, (bucket["id"], "credential-expired"))
-    runtime.automation.enqueue("webhook.relay")
-
-    def retrying() -> Any:
-        found = client.get(f"{HOOKS}/{hook['id']}/deliveries").json()["deliveries"]
-        return found and found[0]["status"] == "retrying" and found[0]
-
-    seen = wait_for(retrying, 10)
-    assert seen["last_status_code"] == 503
-    assert seen["last_error"].startswith("HTTP 503")
-    assert seen["next_attempt_at"] is not None
-
-    def failed() -> Any:
-        found = client.get(f"{HOOKS}/{hook['id']}/deliveries").json()["deliveries"]
-        return found and found[0]["status"] == "failed" and found[0]
-
-    final = wait_for(failed, 20)
-    assert final["attempts"] == len(WAITS) + 1 == len(receiver.at("/down"))
-
-
 @pytest.fixture
 def api(runtime: Runtime) -> Iterator[TestClient]:
     """The API with no worker running yet."""
