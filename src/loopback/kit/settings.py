@@ -144,6 +144,10 @@ class Settings(BaseSettings):
     webhook_allow_loopback_http: bool = Field(
         default=False, description="accept http:// webhook URLs on 127.0.0.1, ::1 or localhost (dev, tests)"
     )
+    webhook_allow_private_addresses: bool = Field(
+        default=False,
+        description="let webhooks reach private, loopback and link-local addresses (receivers inside)",
+    )
 
     @property
     def database_connections(self) -> int:

@@ -15,14 +15,15 @@ import logging
 import threading
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
 
 from loopback.kit.clock import utcnow
 from loopback.kit.db import Database
 from loopback.kit.enqueue import Enqueue
 from loopback.kit.secrets import SecretStore
 from loopback.kit.settings import Settings
-from loopback.webhooks import repository, signing
+from loopback.webhooks import repository, rules, signing
 from loopback.webhooks.events import CONTENT_TYPE
 from loopback.webhooks.models import DeliveryStatus, WebhookDelivery
 from loopback.webhooks.service import DELIVER
@@ -62,6 +63,8 @@ class Deliverer:
         self._enqueue = enqueue
         self._waits = list(settings.webhook_retry_seconds)
         self._timeout = settings.webhook_timeout_seconds
+        self._allow_loopback_http = settings.webhook_allow_loopback_http
+        self._allow_private = settings.webhook_allow_private_addresses
         self._http: httpx.Client | None = None  # made by the first delivery: an API process needs none
         self._lock = threading.Lock()
 
@@ -100,7 +103,12 @@ class Deliverer:
             return Attempt(head.id, head.event_id, endpoint.url, secret, head.body.encode())
 
     def _send(self, attempt: Attempt) -> Outcome:
+        target = self._pinned(attempt.url)
+        if isinstance(target, Outcome):
+            return target
+        url, host, extensions = target
         headers = {
+            "host": host,
             "content-type": CONTENT_TYPE,
             "user-agent": USER_AGENT,
             **signing.headers(attempt.secret, attempt.event_id, attempt.body),
@@ -108,13 +116,36 @@ class Deliverer:
         import httpx
 
         try:
-            response = self._client().post(attempt.url, content=attempt.body, headers=headers)
+            response = self._client().post(url, content=attempt.body, headers=headers, extensions=extensions)
         except httpx.HTTPError as error:
             return Outcome(None, f"{type(error).__name__}: {error}"[:ERROR_CHARS])
         if 200 <= response.status_code < 300:
             return Outcome(response.status_code, None)
         text = response.text.strip().replace("\n", " ")
         return Outcome(response.status_code, f"HTTP {response.status_code}: {text}"[:ERROR_CHARS])
+
+    def _pinned(self, url: str) -> tuple[str, str, dict[str, Any]] | Outcome:
+        """The URL with its host resolved now and checked (``rules.public_addresses``), the Host
+        header and TLS name it keeps; or the outcome that refuses it. The connection goes to the
+        address checked, so a name that changes its answer between check and connect gains nothing."""
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            usable, refused = rules.public_addresses(
+                host, port, allow_loopback_http=self._allow_loopback_http, allow_private=self._allow_private
+            )
+        except OSError as error:
+            return Outcome(None, f"{host} does not resolve: {error}"[:ERROR_CHARS])
+        if refused or not usable:  # one private answer among public ones is refused as well
+            return Outcome(None, f"{host} resolves to {refused[0]}, not a public address: not sent")
+        address = sorted(usable, key=lambda a: a.version)[0]  # IPv4 first, as most receivers listen
+        netloc = f"[{address}]" if address.version == 6 else str(address)
+        if parts.port:
+            netloc += f":{parts.port}"
+        pinned = urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+        extensions: dict[str, Any] = {"sni_hostname": host} if parts.scheme == "https" else {}
+        return pinned, parts.netloc, extensions
 
     def _record(self, attempt: Attempt, outcome: Outcome, endpoint_id: str, lane: str) -> bool:
         """Write the attempt; answers whether the lane may go on now."""

@@ -88,7 +88,11 @@ class WebhookService:
     def _check(self, url: str | None, events: Sequence[str] | None, description: str | None) -> None:
         problems = [
             *(
-                url_problems(url, allow_loopback_http=self._settings.webhook_allow_loopback_http)
+                url_problems(
+                    url,
+                    allow_loopback_http=self._settings.webhook_allow_loopback_http,
+                    allow_private=self._settings.webhook_allow_private_addresses,
+                )
                 if url
                 else []
             ),
