@@ -62,6 +62,9 @@ def test_a_revoked_key_stops_working_and_its_secret_is_dropped(
     assert revoked.status_code == 200
     assert revoked.json()["status"] == "revoked"
     assert client.delete(f"{path}/{issued['id']}").json()["status"] == "revoked"
+    events = client.get(f"{BUCKETS}/{ready_bucket['id']}/events").json()["events"]
+    ended = [e for e in events if e["kind"] == "credential-revoked"]  # once: revoking again is no change
+    assert [e["reason"] for e in ended] == [f"{issued['access_key_id']} ({issued['name']})"]
 
     def refused() -> bool:
         try:

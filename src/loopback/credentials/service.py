@@ -506,16 +506,18 @@ class CredentialService:
         region = session.get(Region, credential.region_id)
         assert region is not None
         adapter = self._providers.adapter(session, credential.provider_id)
+        buckets = granted_buckets(session, credential)
         try:
-            adapter.revoke_credential(
-                region.code,
-                credential.provider_user,
-                placement_of(credential, granted_buckets(session, credential)),
-            )
+            placement = placement_of(credential, buckets)
+            adapter.revoke_credential(region.code, credential.provider_user, placement)
         except ProviderError as error:
             raise provider_error(error) from None
         credential.mark_revoked(session)
         audit.record_in(session, scope, "credential.revoke", credential.id, credential.access_key_id)
+        key = credential.access_key_id
+        named = f"{key} ({credential.name})" if credential.name else key
+        for bucket in buckets:  # its history, and the webhooks' key.revoked, say so on each bucket
+            record_event(session, bucket, "credential-revoked", named)
         session.commit()
         return self._views(session, [credential])[0]
 

@@ -14,6 +14,10 @@ from datetime import UTC, datetime
 from loopback.buckets.models import BucketEvent
 from loopback.credentials.service import CredentialView
 
+# A key's end the bucket recorded itself (revoked through the API, expired, or its rotation over):
+# the page shows that event, not a second row read from the key.
+ENDED_KINDS = frozenset({"credential-revoked", "credential-expired"})
+
 
 @dataclass(frozen=True)
 class Moment:
@@ -32,12 +36,14 @@ def _key_named(view: CredentialView) -> str:
 
 def history(events: Iterable[BucketEvent], keys: Sequence[CredentialView]) -> list[Moment]:
     """Newest first: the bucket's events, and each listed key's issue and revocation."""
+    events = list(events)
     moments = [Moment(e.created_at, e.kind, e.status, e.reason or "") for e in events]
+    ended = " ".join(e.reason or "" for e in events if e.kind in ENDED_KINDS)
     for view in keys:
         credential = view.credential
         named = _key_named(view)
         moments.append(Moment(credential.created_at, "key-issued", "", named))
-        if credential.revoked_at is not None:
+        if credential.revoked_at is not None and credential.access_key_id not in ended:
             moments.append(Moment(credential.revoked_at, f"key-{credential.status}", "", named))
     # stable: events of one moment keep their recorded order, reversed with the rest
     return sorted(moments, key=lambda moment: _naive(moment.created_at))[::-1]
