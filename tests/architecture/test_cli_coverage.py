@@ -219,7 +219,7 @@ def tenancy(run: Run) -> None:
 
 def webhooks(run: Run) -> None:
     org = ("--org", "demo")
-    hook = run("webhooks", "create", "https://127.0.0.1:9/hook", "--event", "bucket.ready", *org)["id"]
+    hook = run("webhooks", "create", "https://hooks.invalid/hook", "--event", "bucket.ready", *org)["id"]
     run("webhooks", "list", *org)
     run("webhooks", "show", hook, *org)
     run("webhooks", "update", hook, "--disable", *org)

@@ -99,7 +99,11 @@ def test_create_wait_then_list_show_and_events_by_name(cli: Cli) -> None:
 
     by_name = cli.json("buckets", "show", name)
     assert by_name["status"] == "ready"
-    assert cli.json("buckets", "show", by_name["id"]) == by_name
+    by_id = cli.json("buckets", "show", by_name["id"])
+    moving = {"usage", "updated_at"}  # a usage round may sync the bucket between the two
+    assert {k: v for k, v in by_id.items() if k not in moving} == {
+        k: v for k, v in by_name.items() if k not in moving
+    }
     shown = cli.ok("buckets", "show", name).stdout
     assert by_name["id"] in shown
     assert by_name["created_at"][:10] in shown

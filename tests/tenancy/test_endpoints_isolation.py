@@ -220,7 +220,7 @@ def world(seaweedfs: EmbeddedSeaweedFS, tmp_path_factory: pytest.TempPathFactory
         hooks = organization_scope(
             session, _principal(users[Role.OWNER]), "acme", permission("webhooks.manage")
         )
-        ids["webhook"] = runtime.webhooks.create(session, hooks, "https://127.0.0.1:9/hook", [], None)[0].id
+        ids["webhook"] = runtime.webhooks.create(session, hooks, "https://hooks.invalid/h", [], None)[0].id
         session.commit()  # the unit of work ends here, so the checkpoint finds no open transaction
         session.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
     runtime.db.dispose()
@@ -282,7 +282,7 @@ CALLS: dict[tuple[str, str], Call] = {
     ("delete", "/v3/organizations/{org}/tokens/{token_id}"): Call(200),
     ("get", "/v3/organizations/{org}/audit-events"): Call(200),
     ("get", W): Call(200),
-    ("post", W): Call(201, {"url": "https://127.0.0.1:9/new", "events": ["bucket.ready"]}),
+    ("post", W): Call(201, {"url": "https://hooks.example.invalid/new", "events": ["bucket.ready"]}),
     ("get", W + "/{webhook_id}"): Call(200),
     ("patch", W + "/{webhook_id}"): Call(200, {"enabled": False}),
     ("delete", W + "/{webhook_id}"): Call(200),

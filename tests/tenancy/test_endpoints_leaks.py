@@ -64,7 +64,7 @@ def leak_world(runtime: Runtime, worker: None) -> Iterator[LeakWorld]:
     for org, projects in ORGS.items():
         _ok(client.post("/v3/organizations", json={"slug": org}), 201)
         # before its buckets, so that their events make deliveries (to a port that refuses them)
-        hook = {"url": f"https://127.0.0.1:9/{org}"}
+        hook = {"url": f"https://hooks.example.invalid/{org}"}
         webhooks[org] = _ok(client.post(f"/v3/organizations/{org}/webhooks", json=hook), 201)["id"]
         _ok(
             client.post(
