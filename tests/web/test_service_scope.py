@@ -3,7 +3,6 @@ it to the API's own checks (``project_scope``, ``organization_scope``) for every
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -15,7 +14,13 @@ from loopback.kit.clock import utcnow
 from loopback.kit.errors import LoopbackError
 from loopback.kit.ids import new_id
 from loopback.runtime import Runtime
-from loopback.tenancy.access import Principal, organization_scope, project_scope
+from loopback.tenancy.access import (
+    Principal,
+    admit_project,
+    organization_scope,
+    project_scope,
+    resolve_reach,
+)
 from loopback.tenancy.models import Membership, Organization, Project, User
 from loopback.tenancy.permissions import PERMISSIONS, TENANT_ROLES, permission
 from loopback.web.dependencies import places_in, read_reach, resolve_scope
@@ -124,19 +129,36 @@ def _places_as_before(session: Session, runtime: Runtime, principal: Principal) 
 
 
 def test_a_pages_scope_is_the_apis_for_every_caller_path_and_permission(runtime: Runtime) -> None:
+    """``project_scope`` is ``admit_project`` over ``resolve_reach``: the reach is read once per
+    caller and path (as a request reads it once) and admitted for every permission, and
+    ``project_scope`` itself is asked once per caller and path to hold the two alike."""
     with runtime.db.session() as session:
         principals = _world(session)
         session.commit()
         checked = admitted = 0
+        first = next(iter(PERMISSIONS.values()))
         for principal in principals:
             reach = read_reach(session, principal)
-            for (org, project), entry in itertools.product(PATHS, PERMISSIONS.values()):
-                expected = _outcome(partial(project_scope, session, principal, org, project, entry))
-                narrow = read_reach(session, principal, org, project)
-                assert _outcome(partial(resolve_scope, reach, principal, org, project, entry)) == expected
-                assert _outcome(partial(resolve_scope, narrow, principal, org, project, entry)) == expected
-                checked += 1
-                admitted += not isinstance(expected, tuple)
+            for org, project in PATHS:
+                narrow = read_reach(session, principal, org, project)  # a page reads it once
+                resolved = _outcome(partial(resolve_reach, session, principal, org, project))
+                for entry in PERMISSIONS.values():
+                    expected = (
+                        resolved
+                        if isinstance(resolved, tuple)
+                        else _outcome(partial(admit_project, principal, resolved, entry))
+                    )
+                    if entry is first:
+                        assert (
+                            _outcome(partial(project_scope, session, principal, org, project, entry))
+                            == expected
+                        )
+                    assert _outcome(partial(resolve_scope, reach, principal, org, project, entry)) == expected
+                    assert (
+                        _outcome(partial(resolve_scope, narrow, principal, org, project, entry)) == expected
+                    )
+                    checked += 1
+                    admitted += not isinstance(expected, tuple)
         assert admitted > 0
         assert checked - admitted > 0
 
