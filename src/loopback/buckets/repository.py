@@ -225,11 +225,8 @@ def ready_in_project(project_id: str, limit: int) -> Select[Bucket]:
     )
 
 
-def names_of(bucket_ids: Sequence[str] | set[str], *, live_only: bool = False) -> Select[str, str]:
-    statement = select(Bucket.id, Bucket.name).where(Bucket.id.in_(list(bucket_ids)))
-    if live_only:
-        statement = statement.where(Bucket.status != BucketStatus.DELETED)
-    return statement
+def names_of(bucket_ids: Sequence[str] | set[str]) -> Select[str, str]:
+    return select(Bucket.id, Bucket.name).where(Bucket.id.in_(list(bucket_ids)))
 
 
 # --- the usage and drift rounds: every tenant's ready buckets, one region and one page at a time --
