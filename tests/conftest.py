@@ -118,9 +118,9 @@ def settings(databases: Databases, tmp_path: Path) -> Settings:
     )
 
 
-@pytest.fixture
-def runtime(settings: Settings, seaweedfs: EmbeddedSeaweedFS) -> Iterator[Runtime]:
-    """A migrated, bootstrapped database with the session's SeaweedFS registered as provider ``local``."""
+def runtime_over(settings: Settings, seaweedfs: EmbeddedSeaweedFS) -> Iterator[Runtime]:
+    """A migrated, bootstrapped database with ``seaweedfs`` registered as provider ``local``;
+    closed when the generator is (a fixture of any scope yields from it)."""
     upgrade(settings.resolved_database_url)
     runtime = Runtime.from_settings(settings)
     with runtime.db.session() as session:
@@ -128,6 +128,12 @@ def runtime(settings: Settings, seaweedfs: EmbeddedSeaweedFS) -> Iterator[Runtim
         register_embedded_storage(runtime, session, seaweedfs)
     yield runtime
     runtime.close()
+
+
+@pytest.fixture
+def runtime(settings: Settings, seaweedfs: EmbeddedSeaweedFS) -> Iterator[Runtime]:
+    """A migrated, bootstrapped database with the session's SeaweedFS registered as provider ``local``."""
+    yield from runtime_over(settings, seaweedfs)
 
 
 @pytest.fixture

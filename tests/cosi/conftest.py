@@ -28,11 +28,9 @@ from loopback.cosi.proto import cosi_pb2_grpc as rpc
 from loopback.cosi.server import Running, start
 from loopback.cosi.servicer import Identity
 from loopback.kit.settings import Settings
-from loopback.migrations import upgrade
 from loopback.providers.seaweedfs import EmbeddedSeaweedFS
 from loopback.runtime import Runtime
-from loopback.serve import register_embedded_storage
-from loopback.tenancy.service import bootstrap
+from tests.conftest import runtime_over
 from tests.live_server import LiveServer
 
 TOKEN = "lbk_test-operator-token"
@@ -117,13 +115,7 @@ def runtime(tmp_path_factory: pytest.TempPathFactory, seaweedfs: EmbeddedSeaweed
         bootstrap_token=TOKEN,
         embedded_storage=False,
     )
-    upgrade(settings.resolved_database_url)
-    runtime = Runtime.from_settings(settings)
-    with runtime.db.session() as session:
-        bootstrap(session, settings)
-        register_embedded_storage(runtime, session, seaweedfs)
-    yield runtime
-    runtime.close()
+    yield from runtime_over(settings, seaweedfs)
 
 
 @pytest.fixture(scope="module")
