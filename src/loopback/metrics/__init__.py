@@ -1,0 +1,1 @@
+"""What an installation publishes to Prometheus: its collectors and the /metrics answer."""

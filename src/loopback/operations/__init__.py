@@ -1,0 +1,1 @@
+"""Running an installation: the doctor's checks, backup and restore, upgrades."""
