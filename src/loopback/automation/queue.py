@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from loopback.automation.backlog import new_task_id
 from loopback.kit.settings import Settings
 
 # huey.storage imports redis and psycopg whenever they are installed (about 21 MiB in every process):
@@ -126,9 +127,9 @@ class Automation:
     def enqueue(self, task: str, *args: Any, delay: float | None = None) -> None:
         wrapper = self._tasks[task]
         if delay:
-            wrapper.schedule(args=args, delay=delay)
+            wrapper.schedule(args=args, delay=delay, id=new_task_id())
         else:
-            wrapper(*args)
+            wrapper(*args, id=new_task_id())  # the id carries the enqueue time (backlog.py)
             self.enqueued.set()
         for listener in self._listeners:
             listener(task)
