@@ -1,0 +1,61 @@
+"""``loopback doctor``: every part of an installation checked in turn, each finding with its fix.
+
+The database first: the secrets and providers need it, so when it fails they are reported as
+not checked rather than failing twice for one cause.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from loopback.kit.settings import Settings
+from loopback.operations.checks import (
+    DATABASE,
+    check_clock,
+    check_data_dir,
+    check_database,
+    check_queue,
+)
+from loopback.operations.findings import Finding, Status, warning
+from loopback.operations.secret_keys import SECRETS, check_secrets, configured_keys
+
+# Told what runs now, and for a check that goes through rows, how far it got (done, total).
+Progress = Callable[[str, int | None, int | None], None]
+
+
+def diagnose(
+    settings: Settings, *, providers: bool = True, progress: Progress | None = None
+) -> list[Finding]:
+    def step(label: str) -> None:
+        if progress is not None:
+            progress(label, None, None)
+
+    step("the database")
+    database = check_database(settings)
+    findings = [database]
+    step("the queue")
+    findings.append(check_queue(settings))
+    if database.status is Status.FAILING:
+        needs = "not checked: the database check failed"
+        findings.append(warning(SECRETS, needs, f"fix the {DATABASE} first"))
+    else:
+        findings.append(
+            check_secrets(settings, lambda done, total: progress and progress("the secrets", done, total))
+        )
+        if providers:
+            findings += _providers(settings, progress)
+    step("the clock")
+    findings.append(check_clock(settings))
+    findings.append(check_data_dir(settings))
+    return findings
+
+
+def _providers(settings: Settings, progress: Progress | None) -> list[Finding]:
+    from loopback.operations.provider_checks import PROVIDERS, check_providers
+
+    keys = configured_keys(settings)
+    if isinstance(keys, Finding):
+        return [
+            warning(PROVIDERS, "not checked: no secret key opens their credentials", "fix the secrets first")
+        ]
+    return check_providers(settings, keys, lambda name: progress and progress(f"provider {name}", None, None))
