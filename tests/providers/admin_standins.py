@@ -11,12 +11,17 @@ checks every request against the server's published contract, and refuses what t
   Garage's takes a bearer token instead, and refuses another one.
 - **The path and query**, exactly as documented, or 404 / 400.
 - **The answer**, shaped as the server writes it (each answer's source is cited where it is built).
+- **A body** (setting a bucket's quota): its SHA-256 against the signed ``x-amz-content-sha256``
+  (400 ``XAmzContentSHA256Mismatch`` otherwise, as S3 answers), then its JSON against the fields
+  the server reads; the quota it sets is held (``quotas``) and shown where the server shows it.
 
-Every request is recorded (``requests``: path, query and the status answered).
+Every request is recorded (``requests``: path, query and the status answered; ``changes``: the
+method, path, query, JSON body and status of each PUT or POST).
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 import re
@@ -73,12 +78,20 @@ class AdminStandIn:
         self.secret = secret
         self.region = region
         self.requests: list[tuple[str, dict[str, str], int]] = []
+        self.changes: list[tuple[str, str, dict[str, str], Any, int]] = []
+        self.quotas: dict[str, dict[str, Any]] = {}  # bucket: the quota the server holds for it
         self._lock = threading.Lock()
         standin = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                standin._serve(self)
+                standin._serve(self, "GET")
+
+            def do_PUT(self) -> None:
+                standin._serve(self, "PUT")
+
+            def do_POST(self) -> None:
+                standin._serve(self, "POST")
 
             def log_message(self, *args: Any) -> None:  # quiet
                 return
@@ -106,21 +119,42 @@ class AdminStandIn:
         with self._lock:
             return [query for at, query, status in self.requests if at == path and status == 200]
 
-    def _serve(self, handler: BaseHTTPRequestHandler) -> None:
+    def quota_changes(self) -> list[tuple[str, Any]]:
+        """The bucket (or id) and JSON body of every PUT or POST this stand-in answered 200."""
+        with self._lock:
+            return [
+                (query.get("bucket") or query.get("id", ""), doc)
+                for _, _, query, doc, st in self.changes
+                if st == 200
+            ]
+
+    def _serve(self, handler: BaseHTTPRequestHandler, method: str) -> None:
         parts = urlsplit(handler.path)
         query_pairs = parse_qsl(parts.query, keep_blank_values=True)
         query = dict(query_pairs)
         headers = dict(handler.headers.items())
-        refusal = self.refusal("GET", f"{self.url}{handler.path}", headers)
+        raw = handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
+        document: Any = None
+        refusal = self.refusal(method, f"{self.url}{handler.path}", headers)
         if refusal is not None:
             status, body = 403, self.error(refusal, parts.path)
         elif len(query) != len(query_pairs):
             status, body = 400, self.error("InvalidArgument", parts.path)
-        else:
+        elif method == "GET":
             status, body = self.answer(parts.path, query)
+        elif (mismatch := self.payload_refusal(headers, raw)) is not None:
+            status, body = 400, self.error(mismatch, parts.path)
+        else:
+            try:
+                document = json.loads(raw) if raw else None
+            except json.JSONDecodeError:
+                document = raw.decode(errors="replace")
+            status, body = self.change(method, parts.path, query, document)
         with self._lock:
             self.requests.append((parts.path, query, status))
-        data = json.dumps(body).encode()
+            if method != "GET":
+                self.changes.append((method, parts.path, query, document, status))
+        data = b"" if body is None else json.dumps(body).encode()
         handler.send_response(status)
         handler.send_header("Content-Type", "application/json")
         handler.send_header("Content-Length", str(len(data)))
@@ -130,6 +164,15 @@ class AdminStandIn:
     def refusal(self, method: str, url: str, headers: dict[str, str]) -> str | None:
         """Why the server refuses the request's credentials (SigV4 here), or None."""
         return sigv4_refusal(method, url, headers, self.access_key_id, self.secret, self.region)
+
+    def payload_refusal(self, headers: dict[str, str], body: bytes) -> str | None:
+        """A signed body must be the one whose SHA-256 the signature covers."""
+        signed = {name.lower(): value for name, value in headers.items()}.get("x-amz-content-sha256")
+        mismatch = signed is not None and signed != hashlib.sha256(body).hexdigest()
+        return "XAmzContentSHA256Mismatch" if mismatch else None
+
+    def change(self, method: str, path: str, query: dict[str, str], document: Any) -> tuple[int, Any]:
+        return 405, self.error("MethodNotAllowed", path)
 
     def error(self, code: str, resource: str) -> dict[str, Any]:
         return {"Code": code, "RequestId": "tx0000standin", "HostId": "standin"}
@@ -163,14 +206,50 @@ class RgwStandIn(AdminStandIn):
     bucket the user owns (``list_owner_bucket_info``), each a ``bucket_stats`` object when
     ``stats`` is true; with ``bucket``, that bucket's object alone, or 404 ``NoSuchBucket``.
 
-    ``buckets`` maps each bucket the user owns to its ``usage`` categories (``category``)."""
+    ``buckets`` maps each bucket the user owns to its ``usage`` categories (``category``).
+
+    Set Quota for an Individual Bucket (Admin Operations: ``PUT /{admin}/bucket?quota&uid=<uid>&
+    bucket=<bucket-name>``, capability ``buckets=write``, "the content must include a JSON
+    representation of the quota settings"): the body is read by ``RGWQuotaInfo::decode_json``
+    (``src/rgw/rgw_common.cc``: ``max_size``, or ``max_size_kb`` from older writers,
+    ``max_objects``, ``check_on_raw``, ``enabled``); the quota held is shown as Get Bucket Info's
+    ``bucket_quota`` (``RGWQuotaInfo::dump``). Without ``buckets=write`` in ``caps``: 403
+    ``AccessDenied``, as RGW refuses an operation its caps do not allow."""
 
     PATH = "/admin/bucket"
+    QUOTA_FIELDS = frozenset({"enabled", "check_on_raw", "max_size", "max_size_kb", "max_objects"})
 
     def __init__(self, access_key_id: str, secret: str, region: str, uid: str) -> None:
         super().__init__(access_key_id, secret, region)
         self.uid = uid
         self.buckets: dict[str, dict[str, dict[str, int]]] = {}
+        self.caps = {"buckets=read", "buckets=write"}
+
+    def change(self, method: str, path: str, query: dict[str, str], document: Any) -> tuple[int, Any]:
+        if method != "PUT" or path != self.PATH:
+            return 405, self.error("MethodNotAllowed", path)
+        if set(query) - {"format"} != {"quota", "uid", "bucket"} or query["quota"] != "":
+            return 400, self.error("InvalidArgument", path)
+        if "buckets=write" not in self.caps:
+            return 403, self.error("AccessDenied", path)
+        if query["uid"] != self.uid:
+            return 404, self.error("NoSuchUser", path)
+        if query["bucket"] not in self.buckets:
+            return 404, self.error("NoSuchBucket", path)
+        if not (isinstance(document, dict) and set(document) <= self.QUOTA_FIELDS and document):
+            return 400, self.error("InvalidArgument", path)
+        numbers = [document[name] for name in ("max_size", "max_size_kb", "max_objects") if name in document]
+        flags = [document[name] for name in ("enabled", "check_on_raw") if name in document]
+        if not all(isinstance(n, int) and not isinstance(n, bool) for n in numbers) or not all(
+            isinstance(flag, bool) for flag in flags
+        ):
+            return 400, self.error("InvalidArgument", path)
+        held = {"enabled": False, "check_on_raw": False, "max_size": -1, "max_objects": -1}
+        held |= {name: document[name] for name in held if name in document}
+        if "max_size" not in document and "max_size_kb" in document:
+            held["max_size"] = document["max_size_kb"] * 1024
+        self.quotas[query["bucket"]] = held
+        return 200, None  # RGW answers a quota set with no body
 
     def answer(self, path: str, query: dict[str, str]) -> tuple[int, Any]:
         if path != self.PATH:
@@ -212,14 +291,22 @@ class RgwStandIn(AdminStandIn):
             "creation_time": "2026-12-07T00:00:00.000000Z",
             "max_marker": "0#",
             "usage": self.buckets[name],
-            "bucket_quota": {
-                "enabled": False,
-                "check_on_raw": False,
-                "max_size": -1,
-                "max_size_kb": 0,
-                "max_objects": -1,
-            },
+            "bucket_quota": self.bucket_quota(name),
             "read_tracker": 0,
+        }
+
+    def bucket_quota(self, name: str) -> dict[str, Any]:
+        """``RGWQuotaInfo::dump`` of the quota held: enabled, check_on_raw, max_size, its KiB, max_objects."""
+        held = self.quotas.get(
+            name, {"enabled": False, "check_on_raw": False, "max_size": -1, "max_objects": -1}
+        )
+        size = held["max_size"]
+        return {
+            "enabled": held["enabled"],
+            "check_on_raw": held["check_on_raw"],
+            "max_size": size,
+            "max_size_kb": -(-size // 1024) if size > 0 else 0,
+            "max_objects": held["max_objects"],
         }
 
 
@@ -229,9 +316,16 @@ class MinioStandIn(AdminStandIn):
     ``BucketUsageInfo`` per bucket (minio/madmin-go ``info-commands.go``). MinIO's admin errors
     are JSON (madmin-go's ``ErrorResponse``: Code, Message, BucketName, Key, RequestId, HostId).
 
-    ``buckets`` maps each bucket the scanner has reached to (size, objects, versions, delete markers)."""
+    ``buckets`` maps each bucket the scanner has reached to (size, objects, versions, delete markers).
+
+    The bucket quota: ``PUT /minio/admin/v3/set-bucket-quota?bucket=NAME`` with the JSON of madmin-go's
+    ``BucketQuota`` (``quota-commands.go``: ``size``, ``rate``, ``requests``, ``quotatype``, whose one
+    valid value is ``hard``; the older ``quota`` field for the size); a size of 0 disables it, and
+    the stand-in then holds none."""
 
     PATH = "/minio/admin/v3/datausageinfo"
+    QUOTA_PATH = "/minio/admin/v3/set-bucket-quota"
+    QUOTA_FIELDS = frozenset({"quota", "size", "rate", "requests", "quotatype"})
 
     def __init__(self, access_key_id: str, secret: str, region: str) -> None:
         super().__init__(access_key_id, secret, region)
@@ -265,6 +359,25 @@ class MinioStandIn(AdminStandIn):
             "usedCapacity": 1 << 39,
         }
 
+    def change(self, method: str, path: str, query: dict[str, str], document: Any) -> tuple[int, Any]:
+        if method != "PUT" or path != self.QUOTA_PATH:
+            return 405, self.error("MethodNotAllowed", path)
+        if set(query) != {"bucket"}:
+            return 400, self.error("InvalidArgument", path)
+        if not (isinstance(document, dict) and set(document) <= self.QUOTA_FIELDS):
+            return 400, self.error("InvalidArgument", path)
+        numbers = [document[name] for name in ("quota", "size", "rate", "requests") if name in document]
+        if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in numbers):
+            return 400, self.error("InvalidArgument", path)
+        if document.get("quotatype", "hard") != "hard":
+            return 400, self.error("InvalidArgument", path)
+        size = document.get("size") or document.get("quota") or 0
+        if size:
+            self.quotas[query["bucket"]] = {"size": size, "quotatype": "hard"}
+        else:
+            self.quotas.pop(query["bucket"], None)
+        return 200, None
+
     @staticmethod
     def bucket_usage(size: int, objects: int, versions: int, markers: int) -> dict[str, Any]:
         """madmin-go's ``BucketUsageInfo``, every field."""
@@ -292,9 +405,14 @@ class GarageStandIn(AdminStandIn):
     token, 404 ``NoSuchBucket`` for a bucket it does not have. No SigV4 here: Garage's admin API
     takes the bearer token only.
 
-    ``buckets`` maps each bucket to (objects, bytes, unfinished upload parts, their bytes)."""
+    ``buckets`` maps each bucket to (objects, bytes, unfinished upload parts, their bytes).
+
+    UpdateBucket: ``POST /v2/UpdateBucket?id=ID`` with ``UpdateBucketRequestBody`` (``websiteAccess``,
+    ``quotas``: ``ApiBucketQuotas``, ``maxSize`` and ``maxObjects``, each a number or null), answering
+    the bucket's ``GetBucketInfoResponse``, whose ``quotas`` show what is held."""
 
     PATH = "/v2/GetBucketInfo"
+    UPDATE_PATH = "/v2/UpdateBucket"
 
     def __init__(self, token: str) -> None:
         super().__init__("", "", "garage")
@@ -308,6 +426,32 @@ class GarageStandIn(AdminStandIn):
     def error(self, code: str, resource: str) -> dict[str, Any]:
         return {"code": code, "message": code, "path": resource, "region": "garage"}
 
+    @staticmethod
+    def bucket_id(name: str) -> str:
+        return hashlib.sha256(name.encode()).hexdigest()  # Garage's ids: 32 bytes, hex
+
+    def change(self, method: str, path: str, query: dict[str, str], document: Any) -> tuple[int, Any]:
+        if method != "POST" or path != self.UPDATE_PATH:
+            return 405, self.error("MethodNotAllowed", path)
+        if set(query) != {"id"}:
+            return 400, self.error("InvalidRequest", path)
+        named = [name for name in self.buckets if self.bucket_id(name) == query["id"]]
+        if not named:
+            return 404, self.error("NoSuchBucket", path)
+        if not (isinstance(document, dict) and set(document) <= {"websiteAccess", "quotas"}):
+            return 400, self.error("InvalidRequest", path)
+        quotas = document.get("quotas")
+        if quotas is not None:
+            if not (isinstance(quotas, dict) and set(quotas) <= {"maxSize", "maxObjects"}):
+                return 400, self.error("InvalidRequest", path)
+            if not all(
+                v is None or (isinstance(v, int) and not isinstance(v, bool) and v >= 0)
+                for v in quotas.values()
+            ):
+                return 400, self.error("InvalidRequest", path)
+            self.quotas[named[0]] = {"maxSize": quotas.get("maxSize"), "maxObjects": quotas.get("maxObjects")}
+        return 200, self.info(named[0])
+
     def answer(self, path: str, query: dict[str, str]) -> tuple[int, Any]:
         if path != self.PATH:
             return 404, self.error("NoSuchKey", path)  # the stand-in's own code: no other path is served
@@ -316,9 +460,12 @@ class GarageStandIn(AdminStandIn):
         name = query["globalAlias"]
         if name not in self.buckets:
             return 404, self.error("NoSuchBucket", path)
+        return 200, self.info(name)
+
+    def info(self, name: str) -> dict[str, Any]:
         objects, size, parts, part_bytes = self.buckets[name]
-        return 200, {
-            "id": f"{abs(hash(name)):064x}"[:64],
+        return {
+            "id": self.bucket_id(name),
             "created": "2026-12-07T00:00:00Z",
             "globalAliases": [name],
             "websiteAccess": False,
@@ -330,5 +477,5 @@ class GarageStandIn(AdminStandIn):
             "unfinishedMultipartUploads": 1 if parts else 0,
             "unfinishedMultipartUploadParts": parts,
             "unfinishedMultipartUploadBytes": part_bytes,
-            "quotas": {"maxSize": None, "maxObjects": None},
+            "quotas": self.quotas.get(name, {"maxSize": None, "maxObjects": None}),
         }

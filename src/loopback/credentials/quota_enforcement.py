@@ -13,6 +13,9 @@ bucket's writes (``providers.base.holds_quota``: the s3 family by key policies, 
 tenant's bucket-policy statement), with the same states, events and audit everywhere. A family that
 cannot (Hetzner) gets the state and the events, and the event says writes are not refused there.
 Enforcement trails usage by one sync: a tenant can pass a limit by what it writes between two syncs.
+Where the backend holds quotas itself (Ceph RGW, MinIO, Garage), the same step gives it the bucket's
+own limits too (``quotas.native``), so it refuses the write that passes one; this hold stays the
+second line.
 
 A state is written only after every key of the bucket was rewritten; a provider that fails leaves
 the old state, so the next sync tries again.
@@ -37,6 +40,7 @@ from loopback.kit.db import Database
 from loopback.providers.base import ProviderError, holds_quota
 from loopback.providers.models import Region
 from loopback.providers.service import ProviderService
+from loopback.quotas.native import NativeQuotas, own_limits
 from loopback.quotas.service import Applied, ProjectRef, Quotas
 from loopback.tenancy import audit
 
@@ -97,6 +101,7 @@ class QuotaEnforcement:
         self._db = db
         self._providers = providers
         self._quotas = quotas
+        self.native = NativeQuotas(providers)
 
     def measured(self, bucket_ids: Sequence[str]) -> int:
         """Set the measured buckets against their quotas; answers how many changed state.
@@ -116,8 +121,10 @@ class QuotaEnforcement:
                 if any(applied[name].limit is not None for name in ("project_bytes", "project_objects")):
                     swept = bucket_repository.ready_in_project(project_id, PROJECT_SWEEP)
                     buckets = list(session.scalars(swept))
+                limits = own_limits(applied)
                 for bucket in buckets:
                     if bucket.status == BucketStatus.READY:
+                        self.native.give(session, bucket, limits)
                         changed += self._settle(session, bucket, standing(bucket, applied, objects, size))
             session.commit()  # the figures of the buckets whose state stayed
         return changed

@@ -124,12 +124,28 @@ class Capabilities:
     # the writes of a bucket's keys can be refused while it is over quota (``Grant.writable``); by
     # default where keys can be narrowed, and a family that holds them otherwise says so
     quota_holds: bool | None = None
+    # the backend holds a bucket's own bytes and objects limits itself (``NativeQuota``): RGW, MinIO
+    # and Garage through their admin APIs; the control plane's hold stays the second line
+    native_quota: bool = False
     limits_reason: str = ""  # why a family enforces less, for the 422 that refuses a request
 
 
 def holds_quota(capabilities: Capabilities) -> bool:
     """Whether a family refuses the writes of a bucket over quota (``Capabilities.quota_holds``)."""
     return capabilities.narrowable if capabilities.quota_holds is None else capabilities.quota_holds
+
+
+@dataclass(frozen=True)
+class QuotaLimits:
+    """A bucket's own bytes and objects limits, as a backend holds them natively; None is no limit,
+    and neither clears the backend's quota."""
+
+    bytes: int | None = None
+    objects: int | None = None
+
+    @property
+    def none(self) -> bool:
+        return self.bytes is None and self.objects is None
 
 
 @dataclass(frozen=True)
@@ -283,5 +299,24 @@ class RegionUsage(Protocol):
 def region_usage(provider: StorageProvider) -> RegionUsage | None:
     """The provider's call for many buckets' usage at once, when its capabilities say it has one."""
     if provider.capabilities().native_usage_stats and isinstance(provider, RegionUsage):
+        return provider
+    return None
+
+
+@runtime_checkable
+class NativeQuota(Protocol):
+    """A family whose backend refuses a bucket's writes past limits it holds itself.
+
+    ``apply_quota`` sets the bucket's limits at the backend (``QuotaLimits.none`` clears them); it
+    is idempotent, and a backend without one of the two limits holds the other alone (MinIO has no
+    object count). Failures raise ``ProviderError`` as every other call does.
+    """
+
+    def apply_quota(self, bucket: str, region: str, limits: QuotaLimits) -> None: ...
+
+
+def native_quota(provider: StorageProvider) -> NativeQuota | None:
+    """The provider's own bucket quota, when its capabilities say it has one."""
+    if provider.capabilities().native_quota and isinstance(provider, NativeQuota):
         return provider
     return None

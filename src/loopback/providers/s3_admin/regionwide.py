@@ -2,7 +2,8 @@
 
 ``StatsS3Provider`` is family ``s3`` with ``read_usages``: the usage batch asks it once per region
 for all its buckets, and one answer serves every batch of the process for ``ANSWER_SECONDS`` (a
-region's answer names every bucket of it, whichever batch asked).
+region's answer names every bucket of it, whichever batch asked). Both admin APIs also hold a
+bucket's quota, which ``apply_quota`` sets (``providers.base.NativeQuota``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
-from loopback.providers.base import Capabilities, RegionSpec, Usage
+from loopback.providers.base import Capabilities, QuotaLimits, RegionSpec, Usage
 from loopback.providers.s3 import S3Provider, S3ProviderConfig
 
 # How long one region-wide answer serves the batches of a round in this process. Every batch of a
@@ -33,6 +34,10 @@ class AdminStats(Protocol):
         """One bucket's figures by a call for it alone, when the API has one (``None`` otherwise)."""
         ...
 
+    def quota(self, spec: RegionSpec, name: str, limits: QuotaLimits) -> None:
+        """Set (or, with ``limits.none``, clear) the bucket's quota at the server (one call)."""
+        ...
+
 
 class StatsS3Provider(S3Provider):
     """Family ``s3`` whose usage the server's admin API answers, many buckets in one call."""
@@ -45,7 +50,10 @@ class StatsS3Provider(S3Provider):
         self._answers_lock = threading.Lock()
 
     def capabilities(self) -> Capabilities:
-        return dataclasses.replace(super().capabilities(), native_usage_stats=True)
+        return dataclasses.replace(super().capabilities(), native_usage_stats=True, native_quota=True)
+
+    def apply_quota(self, bucket: str, region: str, limits: QuotaLimits) -> None:
+        self._stats.quota(self._region(region), bucket, limits)
 
     def read_usages(self, region: str, buckets: Sequence[str]) -> Mapping[str, Usage]:
         """The figures of ``buckets`` the server has: a bucket alone by its own call where the API

@@ -18,6 +18,14 @@ listing counts (``providers.base.Usage``), in logical bytes:
   practice), its entries do not, since they are uploads, not parts.
 
 An empty bucket has an empty ``usage``: 0 objects and 0 bytes.
+
+The bucket's quota is Set Quota for an Individual Bucket (Admin Operations;
+``PUT /admin/bucket?quota&uid=USER&bucket=NAME``, capability ``buckets=write``), whose JSON body is
+the quota as Get Bucket Info writes it, read by ``RGWQuotaInfo::decode_json`` (Ceph
+``src/rgw/rgw_common.cc``): ``enabled``, ``max_size`` in bytes and ``max_objects``, a negative
+value for no limit. Clearing disables it (``enabled`` false, both -1). RGW checks it at each write
+against the bucket's stats, which it caches (``rgw_bucket_quota_ttl``, 600 s by default), so a
+bucket can pass its limit by what is written within that time.
 """
 
 from __future__ import annotations
@@ -25,10 +33,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from loopback.providers.base import ProviderError, ProviderSetup, RegionSpec, StorageProvider, Usage
+from loopback.providers.base import (
+    ProviderError,
+    ProviderSetup,
+    QuotaLimits,
+    RegionSpec,
+    StorageProvider,
+    Usage,
+)
 from loopback.providers.s3 import S3ProviderConfig
 from loopback.providers.s3_admin.regionwide import StatsS3Provider
-from loopback.providers.s3_admin.signed import AdminKey, admin_key, count, required, signed_get
+from loopback.providers.s3_admin.signed import AdminKey, admin_key, count, required, signed, signed_get
 
 PATH = "/admin/bucket"
 OBJECTS = ("rgw.main", "rgw.multipart")
@@ -62,6 +77,19 @@ class RgwStats:
                 return {}  # not there: no figure, which the caller keeps apart from zero
             raise
         return dict([named(answer)]) if isinstance(answer, dict) and answer.get("bucket") == name else {}
+
+    def quota(self, spec: RegionSpec, name: str, limits: QuotaLimits) -> None:
+        query = [("bucket", name), ("quota", ""), ("uid", self.uid)]
+        signed(self.key, spec, "PUT", PATH, query, "set bucket quota", quota_document(limits))
+
+
+def quota_document(limits: QuotaLimits) -> dict[str, Any]:
+    """RGW's ``RGWQuotaInfo`` for the limits: -1 for no limit, disabled when there is none."""
+    return {
+        "enabled": not limits.none,
+        "max_size": -1 if limits.bytes is None else limits.bytes,
+        "max_objects": -1 if limits.objects is None else limits.objects,
+    }
 
 
 def named(entry: dict[str, Any]) -> tuple[str, Usage]:

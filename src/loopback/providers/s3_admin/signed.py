@@ -1,5 +1,5 @@
-"""One GET of a server's admin API, sent with httpx: signed as S3 is (AWS Signature Version 4) for
-RGW and MinIO (``signed_get``), with Garage's bearer token for Garage (``answer_of`` alone).
+"""One call of a server's admin API, sent with httpx: signed as S3 is (AWS Signature Version 4) for
+RGW and MinIO (``signed``, ``signed_get``), with Garage's bearer token for Garage (``answer_of``).
 
 RGW's admin ops API "duplicates the S3 authorization mechanism" (Ceph, Admin Operations) and
 MinIO's admin API is signed as its S3 API is (madmin-go signs each request with SigV4, service
@@ -23,7 +23,6 @@ import httpx
 from loopback.providers.base import ProviderError, ProviderSetup, RegionSpec
 from loopback.providers.s3 import CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS
 
-EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 XML_CODE = re.compile(r"<Code>([^<]+)</Code>")
 
 
@@ -62,21 +61,41 @@ def admin_key(setup: ProviderSetup) -> AdminKey:
 
 def signed_get(key: AdminKey, spec: RegionSpec, path: str, query: list[tuple[str, str]], action: str) -> Any:
     """GET ``path?query`` of the region's admin API, signed with ``key``; answers the JSON body."""
+    return signed(key, spec, "GET", path, query, action)
+
+
+def signed(
+    key: AdminKey,
+    spec: RegionSpec,
+    method: str,
+    path: str,
+    query: list[tuple[str, str]],
+    action: str,
+    document: Any = None,
+) -> Any:
+    """``method path?query`` of the region's admin API with ``document`` as its JSON body, signed
+    with ``key`` over the body's SHA-256 as S3 signs a payload; answers the JSON body (None for an
+    empty one)."""
     from botocore.auth import SigV4Auth
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials
 
     url = key.url(spec, path, query)
-    request = AWSRequest(method="GET", url=url, headers={"X-Amz-Content-SHA256": EMPTY_SHA256})
+    body = b"" if document is None else json.dumps(document).encode()
+    headers = {"X-Amz-Content-SHA256": hashlib.sha256(body).hexdigest()}
+    if body:
+        headers["Content-Type"] = "application/json"
+    request = AWSRequest(method=method, url=url, data=body, headers=headers)
     SigV4Auth(Credentials(key.access_key_id, key.secret_access_key), "s3", spec.code).add_auth(request)
-    return answer_of(url, dict(request.headers.items()), action)
+    return answer_of(url, dict(request.headers.items()), action, method, body)
 
 
-def answer_of(url: str, headers: dict[str, str], action: str) -> Any:
-    """GET ``url`` with ``headers``; the JSON body of a 200, a ``ProviderError`` for anything else."""
+def answer_of(url: str, headers: dict[str, str], action: str, method: str = "GET", body: bytes = b"") -> Any:
+    """``method url`` with ``headers`` and ``body``; the JSON body of a 200 (None for an empty
+    one), a ``ProviderError`` for anything else."""
     timeout = httpx.Timeout(READ_TIMEOUT_SECONDS, connect=CONNECT_TIMEOUT_SECONDS)
     try:
-        response = httpx.get(url, headers=headers, timeout=timeout)
+        response = httpx.request(method, url, headers=headers, content=body or None, timeout=timeout)
     except httpx.ConnectError as error:
         raise ProviderError(
             f"{action}: provider unreachable: {error}", transient=True, code="Unreachable"
@@ -91,6 +110,8 @@ def answer_of(url: str, headers: dict[str, str], action: str) -> Any:
         code = error_code(response)
         transient = response.status_code == 429 or response.status_code >= 500
         raise ProviderError(f"{action}: HTTP {response.status_code}: {code}", transient=transient, code=code)
+    if not response.content:
+        return None
     try:
         return response.json()
     except json.JSONDecodeError as error:
