@@ -17,6 +17,7 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.engine import make_url
 
+from loopback.automation.backlog import Backlog
 from loopback.kit.db import make_engine
 from loopback.kit.files import PRIVATE_DIR
 from loopback.kit.settings import Settings
@@ -170,10 +171,11 @@ def _private_files(settings: Settings) -> list[Path]:
     return [path for path in found if path.exists()]
 
 
-def queue_finding(depth: int, oldest_age_seconds: float | None) -> Finding:
-    waited = "" if oldest_age_seconds is None else f", the oldest waiting {oldest_age_seconds:.0f} s"
-    detail = f"{depth} task{'s' if depth != 1 else ''} waiting{waited}"
-    if oldest_age_seconds is not None and oldest_age_seconds > QUEUE_AGE_WARNING_SECONDS:
+def queue_finding(backlog: Backlog) -> Finding:
+    age = backlog.oldest_age_seconds
+    waited = "" if age is None else f", the oldest waiting {age:.0f} s"
+    detail = f"{backlog.depth} task{'s' if backlog.depth != 1 else ''} waiting{waited}"
+    if age is not None and age > QUEUE_AGE_WARNING_SECONDS:
         return warning(
             QUEUE,
             detail,
@@ -183,6 +185,7 @@ def queue_finding(depth: int, oldest_age_seconds: float | None) -> Finding:
 
 
 def check_queue(settings: Settings) -> Finding:
+    from loopback.automation.backlog import backlog
     from loopback.automation.queue import make_huey
 
     url = settings.queue_url
@@ -193,12 +196,11 @@ def check_queue(settings: Settings) -> Finding:
                 QUEUE, f"no queue at {path} yet", "start `loopback serve` once: it makes the queue"
             )
     try:
-        huey = make_huey(settings)
-        depth = int(huey.pending_count())
+        found = backlog(make_huey(settings))
     except Exception as error:
         return failing(
             QUEUE,
             f"cannot reach the queue: {reason(error)}",
             "check LOOPBACK_QUEUE_URL and that its Redis answers",
         )
-    return queue_finding(depth, None)
+    return queue_finding(found)
