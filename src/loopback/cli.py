@@ -35,7 +35,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "loopback.quotas.cli": ("quotas",),
     "loopback.webhooks.cli": ("webhooks",),
     "loopback.cosi.cli": ("cosi-driver",),
-    "loopback.operations.cli": ("doctor",),
+    "loopback.operations.cli": ("doctor", "backup"),
 }
 
 

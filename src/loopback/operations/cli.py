@@ -44,6 +44,9 @@ def settings_of(data_dir: Path | None) -> Settings:
 
 def register(app: typer.Typer) -> None:
     app.command()(doctor)
+    from loopback.operations.backup_cli import backup
+
+    app.add_typer(backup, name="backup")
 
 
 def doctor(

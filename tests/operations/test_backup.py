@@ -1,0 +1,142 @@
+"""``loopback backup create`` and ``restore``: a populated installation, backed up while it runs,
+restored elsewhere, reads the same; a wrong key, a full target and a damaged file are each caught."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy.engine import make_url
+
+from loopback.kit.db import make_engine
+from loopback.kit.files import write_private
+from loopback.kit.secrets import key_file
+from loopback.kit.settings import Settings
+from loopback.runtime import Runtime
+from tests.operations.cli import doctor, loopback
+from tests.operations.installations import counts, empty_installation, populate, tables
+
+
+@pytest.fixture
+def target(runtime: Runtime, tmp_path: Path) -> Iterator[Settings]:
+    yield from empty_installation(runtime.settings, tmp_path)
+
+
+def backed_up(settings: Settings, path: Path) -> dict[str, object]:
+    made = loopback(settings, "backup", "create", str(path), "--output", "json")
+    assert made.exit_code == 0, made.output
+    answer: dict[str, object] = json.loads(made.stdout)
+    return answer
+
+
+def test_a_backup_restored_into_a_new_installation_reads_the_same(
+    runtime: Runtime, target: Settings, tmp_path: Path
+) -> None:
+    populated = populate(runtime)
+    assert populated["buckets"] == 2
+    assert populated["credentials"] == 2
+    assert populated["usage_samples"] >= 2
+    assert populated["audit_events"] >= 4
+    archive = tmp_path / "installation.tar.gz"
+    made = backed_up(runtime.settings, archive)
+    manifest = made["manifest"]
+    assert isinstance(manifest, dict)
+    assert manifest["row_counts"] == populated
+    assert manifest["format_version"] == 1
+    assert archive.stat().st_mode & 0o777 == 0o600
+    with tarfile.open(archive) as tar:
+        assert sorted(tar.getnames()) == sorted(["manifest.json", manifest["database_file"]])
+    key = key_file(runtime.settings).read_bytes().strip()
+    assert key not in gzip.decompress(archive.read_bytes())  # never the secret key
+
+    restored = loopback(target, "backup", "restore", str(archive))
+    assert restored.exit_code == 0, restored.output
+    assert "schema at the newest revision" in restored.stdout
+    engine = make_engine(target.resolved_database_url, pool_size=1)
+    try:
+        assert tables(engine) == tables(runtime.db.engine)  # buckets, keys, audit, samples: every row
+    finally:
+        engine.dispose()
+
+    write_private(key_file(target), key)  # the same key, kept apart from the backup
+    code, findings, _ = doctor(target)
+    assert findings["secrets"]["status"] == "ok", findings
+    assert findings["provider local"]["status"] == "ok", findings
+    assert code in (0, 1)  # a warning at most: a SQLite queue is made by the first `serve`
+
+    write_private(key_file(target), Fernet.generate_key())  # restored with another installation's key
+    code, findings, _ = doctor(target, "--no-providers")
+    assert code == 2
+    assert findings["secrets"]["status"] == "failing"
+    assert "do not open" in findings["secrets"]["detail"]
+
+
+def test_a_restore_into_an_installation_that_holds_data_is_refused_and_changes_nothing(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    archive = tmp_path / "installation.tar.gz"
+    backed_up(runtime.settings, archive)
+    before = tables(runtime.db.engine)
+    refused = loopback(runtime.settings, "backup", "restore", str(archive))
+    assert refused.exit_code == 3, refused.output
+    assert "is not empty" in refused.output
+    assert "LOOPBACK_DATA_DIR" in refused.output
+    assert tables(runtime.db.engine) == before
+
+
+def test_a_damaged_or_foreign_file_is_refused_before_anything_is_written(
+    runtime: Runtime, target: Settings, tmp_path: Path
+) -> None:
+    archive = tmp_path / "installation.tar.gz"
+    backed_up(runtime.settings, archive)
+    again = loopback(runtime.settings, "backup", "create", str(archive))
+    assert again.exit_code == 1
+    assert "exists already" in again.output
+
+    damaged = tmp_path / "damaged.tar.gz"
+    with tarfile.open(archive) as source, tarfile.open(damaged, "w:gz") as copy:
+        for member in source.getmembers():
+            body = source.extractfile(member)
+            assert body is not None
+            content = body.read()
+            if member.name != "manifest.json":
+                content = content[:-1] + bytes([content[-1] ^ 1])
+            copy.addfile(member, fileobj=io.BytesIO(content))
+    refused = loopback(target, "backup", "restore", str(damaged))
+    assert refused.exit_code == 1, refused.output
+    assert "is damaged" in refused.output
+    assert "checksum" in refused.output
+
+    foreign = tmp_path / "notes.txt"
+    foreign.write_text("not a backup\n")
+    refused = loopback(target, "backup", "restore", str(foreign))
+    assert refused.exit_code == 1
+    assert "is not a Loopback backup" in refused.output
+
+    if _sqlite(target):
+        assert not target.data_dir.exists()  # nothing was made for a refused restore
+        return
+    engine = make_engine(target.resolved_database_url, pool_size=1)
+    try:
+        assert counts(engine) == {}
+    finally:
+        engine.dispose()
+
+
+def test_without_pg_dump_a_postgresql_backup_says_what_to_install(runtime: Runtime, tmp_path: Path) -> None:
+    if _sqlite(runtime.settings):
+        pytest.skip("SQLite is copied by Python's sqlite3: no tool is needed")
+    refused = loopback(runtime.settings, "backup", "create", str(tmp_path / "b.tar.gz"), PATH=str(tmp_path))
+    assert refused.exit_code == 1
+    assert "pg_dump is not on PATH" in refused.output
+    assert not (tmp_path / "b.tar.gz").exists()
+
+
+def _sqlite(settings: Settings) -> bool:
+    return make_url(settings.resolved_database_url).get_backend_name() == "sqlite"
