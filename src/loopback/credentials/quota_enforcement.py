@@ -10,8 +10,9 @@ since every grant is built by ``maintenance.provider_grant``.
 
 Why the control plane and not the backend's own quota: it holds on every family that can refuse a
 bucket's writes (``providers.base.holds_quota``: the s3 family by key policies, IONOS by the
-tenant's bucket-policy statement), with the same states, events and audit everywhere. A family that
-cannot (Hetzner) gets the state and the events, and the event says writes are not refused there.
+tenant's bucket-policy statement, Hetzner by a statement of the bucket's policy denying every key's
+writes: ``providers.base.BucketHold``), with the same states, events and audit everywhere. A family
+that cannot gets the state and the events, and the event says writes are not refused there.
 Enforcement trails usage by one sync: a tenant can pass a limit by what it writes between two syncs.
 Where the backend holds quotas itself (Ceph RGW, MinIO, Garage), the same step gives it the bucket's
 own limits too (``quotas.native``), so it refuses the write that passes one; this hold stays the
@@ -37,7 +38,7 @@ from loopback.credentials import repository
 from loopback.credentials.maintenance import granted_buckets, placement_of, provider_grants
 from loopback.credentials.models import Credential
 from loopback.kit.db import Database
-from loopback.providers.base import ProviderError, holds_quota
+from loopback.providers.base import Placement, ProviderError, bucket_hold, holds_quota
 from loopback.providers.models import Region
 from loopback.providers.service import ProviderService
 from loopback.quotas.native import NativeQuotas, own_limits
@@ -179,6 +180,11 @@ class QuotaEnforcement:
             return False
         region = session.get(Region, bucket.region_id)
         assert region is not None
+        whole = bucket_hold(adapter)
+        if whole is not None:  # held at the bucket (Hetzner): its keys cannot be narrowed
+            placement = Placement(bucket.organization_id, bucket.project_id, bucket.slot)
+            whole.hold_writes(bucket.name, region.code, placement, bucket.quota_state == QuotaState.EXCEEDED)
+            return True
         keys: Sequence[Credential] = session.scalars(repository.active_on_bucket(bucket.id)).all()
         for key in keys:
             buckets = granted_buckets(session, key)

@@ -320,3 +320,17 @@ def native_quota(provider: StorageProvider) -> NativeQuota | None:
     if provider.capabilities().native_quota and isinstance(provider, NativeQuota):
         return provider
     return None
+
+
+@runtime_checkable
+class BucketHold(Protocol):
+    """A family that refuses a bucket's writes at the bucket rather than by its keys (Hetzner, whose
+    keys reach every bucket of a tenant and cannot be narrowed): ``hold_writes`` makes the bucket
+    refuse, or (``held`` false) accept again, the writes of every key; idempotent."""
+
+    def hold_writes(self, bucket: str, region: str, placement: Placement, held: bool) -> None: ...
+
+
+def bucket_hold(provider: StorageProvider) -> BucketHold | None:
+    """The provider's hold of a whole bucket, when it has one."""
+    return provider if isinstance(provider, BucketHold) else None

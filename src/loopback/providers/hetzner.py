@@ -8,10 +8,18 @@ that bucket's slot key. A credential issued for a bucket is the tenant's slot ke
 every bucket of that tenant at this provider, and never another tenant's.
 
 The S3 work itself is the ``s3`` family's: one ``S3Provider`` per slot key, composed, not copied.
+
+A bucket over its bytes or objects quota is held at the bucket, since its keys cannot be narrowed:
+one statement of its bucket policy (``HOLD_SID``) denies ``s3:PutObject`` (which covers uploads,
+multipart parts and copies into it) to every principal, merged into whatever policy the bucket
+has, and removed when the bucket is back under (``hold_writes``). Hetzner takes bucket policies
+(its list of supported actions names no exception for them); a ``Deny`` to ``"*"`` needs no
+Hetzner principal format, which Hetzner does not publish.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -35,6 +43,7 @@ from loopback.providers.s3 import (
     S3Provider,
     S3ProviderConfig,
     guard_botocore_logs,
+    with_statement,
 )
 
 FAMILY = "hetzner"
@@ -48,6 +57,7 @@ REGIONS: tuple[RegionSpec, ...] = (
 COUNTRIES: dict[str, str] = {"fsn1": "DE", "nbg1": "DE", "hel1": "FI"}  # ISO 3166-1 alpha-2
 
 ISOLATION_SCOPES = frozenset({"project", "organization"})
+HOLD_SID = "LoopbackQuotaHold"  # the bucket-policy statement that refuses writes while over quota
 SLOT_USER_PREFIX = "slot:"
 
 
@@ -142,6 +152,7 @@ class HetznerProvider:
             prefixes=False,
             revocable=False,
             narrowable=False,
+            quota_holds=True,  # at the bucket, by its policy (``hold_writes``), not by its keys
             limits_reason=(
                 "hetzner keys reach every bucket of a Hetzner project with full object access, and "
                 "Hetzner has no API to make, limit or revoke them"
@@ -218,6 +229,17 @@ class HetznerProvider:
         tenant's own buckets, because the slot is never given to another tenant.
         """
 
+    def hold_writes(self, bucket: str, region: str, placement: Placement, held: bool) -> None:
+        """Add (``held``) or remove the bucket policy's statement denying every principal's writes;
+        the policy's other statements stay, and a policy left empty is deleted."""
+        self._check_region(region)
+        slot = self._slot(placement)
+        policy = held_policy(slot.bucket_policy(bucket, region), bucket, held)
+        if policy is None:
+            slot.delete_bucket_policy(bucket, region)
+        else:
+            slot.put_bucket_policy(bucket, region, json.dumps(policy, separators=(",", ":")))
+
     def read_usage(self, bucket: str, region: str, placement: Placement) -> Usage:
         return self._slot(placement).read_usage(bucket, region, placement)
 
@@ -248,3 +270,17 @@ def build(setup: ProviderSetup) -> StorageProvider:
             f"it must be one of {sorted(ISOLATION_SCOPES)}"
         )
     return HetznerProvider(setup.name, setup.slots, endpoints)
+
+
+def held_policy(existing: str | None, bucket: str, held: bool) -> dict[str, Any] | None:
+    """``existing`` with the quota hold's statement added (``held``) or taken out; None when nothing
+    is left of it."""
+    statement = {
+        "Sid": HOLD_SID,
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": ["s3:PutObject"],
+        "Resource": [f"arn:aws:s3:::{bucket}/*"],
+    }
+    policy = with_statement(existing, bucket, HOLD_SID, statement if held else None, "hold writes")
+    return policy if policy["Statement"] else None

@@ -182,6 +182,36 @@ def user_policy(grants: Sequence[Grant]) -> str:
     )
 
 
+def with_statement(
+    existing: str | None, bucket: str, sid: str, statement: dict[str, Any] | None, action: str
+) -> dict[str, Any]:
+    """The bucket policy ``existing`` with its statement ``sid`` replaced by ``statement`` (taken out
+    when None); every other statement kept. A policy that is not a JSON object is refused
+    (``MalformedPolicy``) rather than overwritten."""
+    try:
+        policy: Any = json.loads(existing) if existing else {}
+    except ValueError:
+        raise ProviderError(
+            f"{action}: the policy of bucket {bucket} is not JSON; fix or delete it",
+            transient=False,
+            code="MalformedPolicy",
+        ) from None
+    if not isinstance(policy, dict):
+        raise ProviderError(
+            f"{action}: the policy of bucket {bucket} is not a JSON object; fix or delete it",
+            transient=False,
+            code="MalformedPolicy",
+        )
+    statements = policy.get("Statement", [])
+    statements = [statements] if isinstance(statements, dict) else list(statements)
+    kept = [s for s in statements if not (isinstance(s, dict) and s.get("Sid") == sid)]
+    return {
+        **policy,
+        "Version": policy.get("Version", "2012-10-17"),
+        "Statement": kept if statement is None else [*kept, statement],
+    }
+
+
 def classify(error: Exception, action: str) -> ProviderError:
     """Turn a botocore error into a ProviderError that knows whether a retry can help."""
     if isinstance(error, ClientError):
@@ -354,6 +384,23 @@ class S3Provider:
     def delete_bucket(self, bucket: str, region: str, placement: Placement) -> None:
         s3 = self._s3(region)
         self._call("delete bucket", lambda: s3.delete_bucket(Bucket=bucket), tolerate=NO_BUCKET)
+
+    def bucket_policy(self, bucket: str, region: str) -> str | None:
+        s3 = self._s3(region)
+        answer = self._call(
+            "read bucket policy",
+            lambda: s3.get_bucket_policy(Bucket=bucket),
+            tolerate=frozenset({"NoSuchBucketPolicy"}),
+        )
+        return None if answer is None else str(answer["Policy"])
+
+    def put_bucket_policy(self, bucket: str, region: str, policy: str) -> None:
+        s3 = self._s3(region)
+        self._call("write bucket policy", lambda: s3.put_bucket_policy(Bucket=bucket, Policy=policy))
+
+    def delete_bucket_policy(self, bucket: str, region: str) -> None:
+        s3 = self._s3(region)
+        self._call("delete bucket policy", lambda: s3.delete_bucket_policy(Bucket=bucket), tolerate=NO_BUCKET)
 
     def issue_credential(
         self, region: str, user_name: str, grants: Sequence[Grant], placement: Placement

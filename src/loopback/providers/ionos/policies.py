@@ -17,6 +17,7 @@ from typing import Any
 
 from loopback.providers.base import ProviderError
 from loopback.providers.ionos.regions import Ownership
+from loopback.providers.s3 import with_statement
 
 # What a key may do in its bucket: the objects and their listing, not the bucket itself (no
 # DeleteBucket, no PutBucketPolicy): the control plane stays the one that shapes buckets.
@@ -68,30 +69,8 @@ def merged_policy(
     existing: str | None, bucket: str, principal: Mapping[str, list[str]], writable: bool = True
 ) -> dict[str, Any]:
     """``existing`` with this principal's statement added or replaced; every other statement kept."""
-    try:
-        policy: dict[str, Any] = json.loads(existing) if existing else {}
-    except ValueError:
-        raise ProviderError(
-            f"grant access: the policy of bucket {bucket} is not JSON; fix or delete it",
-            transient=False,
-            code="MalformedPolicy",
-        ) from None
-    if not isinstance(policy, dict):
-        raise ProviderError(
-            f"grant access: the policy of bucket {bucket} is not a JSON object; fix or delete it",
-            transient=False,
-            code="MalformedPolicy",
-        )
-    statements = policy.get("Statement", [])
-    if isinstance(statements, dict):
-        statements = [statements]
-    sid = statement_id(principal)
-    kept = [s for s in statements if not (isinstance(s, dict) and s.get("Sid") == sid)]
-    return {
-        **policy,
-        "Version": policy.get("Version", "2012-10-17"),
-        "Statement": [*kept, grant_statement(bucket, principal, writable)],
-    }
+    statement = grant_statement(bucket, principal, writable)
+    return with_statement(existing, bucket, statement_id(principal), statement, "grant access")
 
 
 def policy_document(

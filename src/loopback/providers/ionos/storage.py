@@ -54,19 +54,6 @@ class IonosS3(S3Provider):
                 ) from error
             raise
 
-    def bucket_policy(self, bucket: str, region: str) -> str | None:
-        s3 = self._s3(region)
-        answer = self._call(
-            "read bucket policy",
-            lambda: s3.get_bucket_policy(Bucket=bucket),
-            tolerate=frozenset({"NoSuchBucketPolicy"}),
-        )
-        return None if answer is None else str(answer["Policy"])
-
-    def put_bucket_policy(self, bucket: str, region: str, policy: str) -> None:
-        s3 = self._s3(region)
-        self._call("write bucket policy", lambda: s3.put_bucket_policy(Bucket=bucket, Policy=policy))
-
     def grant(
         self,
         bucket: str,
