@@ -8,10 +8,10 @@ from contextlib import asynccontextmanager
 from importlib.resources import files
 
 import anyio.to_thread
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
@@ -25,9 +25,11 @@ from loopback.buckets.v2 import router as v2_buckets_router
 from loopback.credentials.routes import router as credentials_router
 from loopback.kit.idempotency_middleware import IdempotencyMiddleware
 from loopback.kit.limits import RequestLimitsMiddleware
+from loopback.kit.logs import bind
 from loopback.kit.openapi import ProblemDocumentedAPI, document_problems
 from loopback.kit.problems import install_problem_handlers
 from loopback.kit.requests import RequestIdMiddleware
+from loopback.metrics.exposition import CONTENT_TYPE, Exposition
 from loopback.providers.routes import router as providers_router
 from loopback.quotas.routes import router as quotas_router
 from loopback.runtime import Runtime
@@ -57,6 +59,7 @@ def create_app(runtime: Runtime, extra_checks: Mapping[str, ReadinessCheck] | No
 
     app = ProblemDocumentedAPI(
         lifespan=threads_as_connections,
+        dependencies=[Depends(bind_path_ids)],
         title="Loopback object storage",
         version=loopback.__version__,
         description="Provision S3-compatible buckets for the projects of organizations.",
@@ -163,7 +166,28 @@ def create_app(runtime: Runtime, extra_checks: Mapping[str, ReadinessCheck] | No
         )
 
     document_problems(app.routes, auth_statuses)  # the app's own: /healthz, /readyz
+    serve_metrics(app, Exposition(runtime.db, runtime.automation.huey, runtime.settings))
     return app
+
+
+def bind_path_ids(request: Request) -> None:
+    """The bucket a request names joins its log lines (kit.logs); the organization and project
+    ids join them at the scoping point, once resolved from the path's slugs."""
+    bind(bucket_id=request.path_params.get("bucket_id"))
+
+
+def serve_metrics(app: FastAPI, exposition: Exposition) -> None:
+    """``GET /metrics`` for Prometheus: no tenant's token, and outside the tenants' API document;
+    limited by the settings' address ranges and token (metrics.guard)."""
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics(request: Request) -> Response:
+        client = request.client.host if request.client else None
+        refused = exposition.guard.refusal(client, request.headers.get("authorization"))
+        if refused is not None:
+            headers = {"WWW-Authenticate": "Bearer"} if refused == 401 else None
+            return PlainTextResponse("refused\n", status_code=refused, headers=headers)
+        return Response(exposition.render(), media_type=CONTENT_TYPE)
 
 
 PERMISSION_KEY = "x-permission"

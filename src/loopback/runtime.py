@@ -24,6 +24,7 @@ from loopback.kit.files import PRIVATE_FILE, create_private_file, make_private_d
 from loopback.kit.leases import RoundLeases
 from loopback.kit.secrets import SecretStore, load_keys, prove_secret_key
 from loopback.kit.settings import Settings
+from loopback.metrics.exposition import Exposition, serve_worker_metrics
 from loopback.providers.service import ProviderService
 from loopback.quotas.service import Quotas
 from loopback.tenancy.service import TenancyService
@@ -58,7 +59,11 @@ class Runtime:
         buckets.keys = BucketKeyReleases()
         buckets.quota = quotas = Quotas.from_settings(settings)
         buckets.usage_check = QuotaEnforcement(db, providers, quotas)
-        register_tasks(automation, buckets, credentials, settings, SampleCompaction(db, RoundLeases(db)))
+        register_tasks(automation, buckets, credentials, settings, SampleCompaction(db, RoundLeases(db)), db)
+        if settings.worker_metrics_port is not None:  # a `loopback worker` has no API to answer /metrics
+            port = settings.worker_metrics_port
+            exposition = Exposition(db, automation.huey, settings)
+            automation.when_standalone_starts(lambda: serve_worker_metrics(exposition, settings.host, port))
         webhooks = WebhookService(secrets, automation.enqueue, settings)
         deliverer = Deliverer(db, secrets, automation.enqueue, settings)
         register_webhook_tasks(automation, Relay(db, automation.enqueue, settings), deliverer, settings)

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 import loopback
 from loopback.app import ReadinessCheck, create_app
 from loopback.buckets.models import Bucket
+from loopback.kit import logs
 from loopback.kit.db import make_engine
 from loopback.kit.files import tighten_tree
 from loopback.kit.secrets import SecretKeyError
@@ -66,12 +67,9 @@ def _glibc() -> bool:
         return False
 
 
-def configure_logging(level: int = logging.INFO) -> None:
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", stream=sys.stderr
-    )
-    for noisy in ("httpx", "botocore", "boto3", "urllib3", "huey"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+def configure_logging(level: int = logging.INFO, log_format: str | None = None) -> None:
+    """Text lines on stderr, or JSON ones with ``LOOPBACK_LOG_FORMAT=json`` (kit.logs)."""
+    logs.configure(log_format or Settings().log_format, level)
 
 
 MIGRATIONS = Path(loopback.__file__).parent / "migrations" / "versions"
@@ -213,7 +211,8 @@ def banner(settings: Settings, result: BootstrapResult, storage: EmbeddedSeaweed
             f"  Storage  {storage.endpoint}   (provider `{LOCAL_PROVIDER}`, region `{LOCAL_REGION}`)"
         )
     lines.append(f"  Data     {settings.data_dir.resolve()}")
-    if result.token is not None:
+    # JSON lines go to a log store, which keeps what it is sent: there the token stays in its file.
+    if result.token is not None and settings.log_format == "text":
         # The token once only: every copy of the banner in a log is another copy of the secret.
         lines += [
             "",
@@ -228,8 +227,12 @@ def banner(settings: Settings, result: BootstrapResult, storage: EmbeddedSeaweed
     return "\n".join([*lines, ""])
 
 
-def say(text: str) -> None:
-    """A line for the operator on stderr, as it is: no markup, no wrapping."""
+def say(text: str, log_format: str = "text") -> None:
+    """A line for the operator on stderr, as it is: no markup, no wrapping; with JSON logs, a log
+    record like every other line, so the stream stays one JSON object a line."""
+    if log_format == "json":
+        log.info(text.strip())
+        return
     sys.stderr.write(text + "\n")
     sys.stderr.flush()
 
@@ -258,7 +261,7 @@ def bind_api(host: str, port: int) -> socket.socket:
 def serve(settings: Settings) -> None:
     """Run until SIGTERM or Ctrl-C, then stop the API, the worker and SeaweedFS, in that order."""
     limit_malloc_arenas()
-    configure_logging()
+    configure_logging(log_format=settings.log_format)
     listener = bind_api(settings.host, settings.port)
     settings.port = int(listener.getsockname()[1])  # the real one, also when 0 asked for any
     signal.signal(signal.SIGTERM, _raise_system_exit)
@@ -288,7 +291,7 @@ def serve(settings: Settings) -> None:
                     runtime.buckets.resync()  # anything a previous run left half-done
                     # expired keys, ended rotations and keys under an older, wider policy: at once
                     runtime.automation.enqueue("credential.maintain")
-                say(banner(settings, result, storage))
+                say(banner(settings, result, storage), settings.log_format)
                 config = uvicorn.Config(
                     create_app(runtime, checks),
                     host=settings.host,
@@ -302,8 +305,8 @@ def serve(settings: Settings) -> None:
                     consumer.stop(graceful=True)
                 runtime.close()
     except config_file.ProvidersFileError as error:
-        say(f"error: {error}")
+        say(f"error: {error}", settings.log_format)
         raise SystemExit(2) from None
     except (KeyboardInterrupt, SystemExit):
         pass
-    say("Loopback stopped.")
+    say("Loopback stopped.", settings.log_format)

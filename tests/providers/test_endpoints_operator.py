@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from loopback.kit.logs import formatter_for
 from loopback.kit.ports import free_ports
 from loopback.kit.secrets import Secret
 from loopback.providers import registry
@@ -553,9 +554,13 @@ def test_no_secret_reaches_an_answer_or_a_log_line(
     )
     assert call("post", f"{PROVIDERS}/second/test").json()["ok"] is True
 
+    # The log as `serve` writes it in either format (LOOPBACK_LOG_FORMAT), ids and exceptions included.
+    written = {form: "\n".join(map(formatter_for(form).format, caplog.records)) for form in ("text", "json")}
     for secret in secrets:
         assert not [a for a in answers if secret in a], f"an answer carries {secret[:6]}…"
         assert secret not in caplog.text, f"a log line carries {secret[:6]}…"
+        for form, lines in written.items():
+            assert secret not in lines, f"a {form} log line carries {secret[:6]}…"
     with_keys = [a for a in answers if seaweedfs.identity.access_key_id in a]
     assert not with_keys, "an answer carries a whole access key id"
 

@@ -11,6 +11,7 @@ however many workers run: see :class:`RoundScheduler`.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
@@ -22,6 +23,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from loopback.automation.backlog import new_task_id
+from loopback.kit.logs import log_context
+from loopback.kit.metrics import PERIODIC_LAST_SUCCESS, TASKS
 from loopback.kit.settings import Settings
 
 # huey.storage imports redis and psycopg whenever they are installed (about 21 MiB in every process):
@@ -91,9 +94,10 @@ class Automation:
         # at their next poll (the SQLite queue is polled; a new bucket should not wait for it).
         self.enqueued = threading.Event()
         self._listeners: list[Callable[[str], None]] = []
+        self._standalone_listeners: list[Callable[[], object]] = []
 
     def register(self, name: str, func: Callable[..., None]) -> None:
-        self._tasks[name] = self.huey.task(name=name)(func)
+        self._tasks[name] = self.huey.task(name=name)(recorded(name, func))
 
     def periodic(self, name: str, seconds: float, func: Callable[[], None]) -> None:
         """A round: the task ``name``, enqueued once per ``seconds`` for the whole installation."""
@@ -103,8 +107,9 @@ class Automation:
         def run_round(slot: int) -> None:
             log.info("round %s runs (slot %d)", name, slot)
             func()
+            PERIODIC_LAST_SUCCESS.labels(name).set_to_current_time()
 
-        self._tasks[name] = self.huey.task(name=name)(run_round)
+        self._tasks[name] = self.huey.task(name=name)(recorded(name, run_round))
         self._rounds[name] = float(seconds)
 
     @property
@@ -137,6 +142,11 @@ class Automation:
     def when_enqueued(self, listener: Callable[[str], None]) -> None:
         """Call ``listener`` with a task's name after each enqueue of this process."""
         self._listeners.append(listener)
+
+    def when_standalone_starts(self, listener: Callable[[], object]) -> None:
+        """Call ``listener`` when a consumer of its own process starts (``loopback worker``), not
+        one inside ``serve``: what the API would otherwise do for it (answer /metrics)."""
+        self._standalone_listeners.append(listener)
 
     def when_started(self, listener: Callable[[], None]) -> None:
         """Call ``listener`` when a worker of this process starts."""
@@ -173,6 +183,23 @@ class Automation:
         }
         consumer_class = EmbeddedConsumer if embedded else LoopbackConsumer
         return consumer_class(self, **options)
+
+
+def recorded(name: str, func: Callable[..., None]) -> Callable[..., None]:
+    """``func`` run as task ``name``: its log lines carry the task's name, and kit.metrics counts
+    it by outcome."""
+
+    @functools.wraps(func)
+    def run(*args: Any) -> None:
+        with log_context(task=name):
+            try:
+                func(*args)
+            except BaseException:
+                TASKS.labels(name, "error").inc()
+                raise
+            TASKS.labels(name, "ok").inc()
+
+    return run
 
 
 class RoundScheduler:
@@ -259,10 +286,13 @@ class WakeableWorker(Worker):  # type: ignore[misc]
 class LoopbackConsumer(Consumer):  # type: ignore[misc]
     """Huey's consumer with the round scheduler running beside its workers."""
 
+    embedded = False
+
     def __init__(self, automation: Automation, **options: Any) -> None:
         self.enqueued = automation.enqueued  # before Huey's constructor makes the workers
         super().__init__(automation.huey, **options)
         self.rounds = RoundScheduler(automation)
+        self.automation = automation
 
     def _create_worker(self) -> Worker:
         return WakeableWorker(
@@ -278,6 +308,9 @@ class LoopbackConsumer(Consumer):  # type: ignore[misc]
     def start(self) -> None:
         super().start()
         self.rounds.start()
+        if not self.embedded:
+            for listener in self.automation._standalone_listeners:
+                listener()
 
     def stop(self, graceful: bool = False) -> None:
         self.rounds.stop()
@@ -286,6 +319,8 @@ class LoopbackConsumer(Consumer):  # type: ignore[misc]
 
 class EmbeddedConsumer(LoopbackConsumer):
     """A consumer running inside ``loopback serve``: the server, not Huey, owns the signals."""
+
+    embedded = True
 
     def _set_signal_handlers(self) -> None:
         return None

@@ -6,11 +6,20 @@ through ``kit.enqueue.Enqueue`` and never import this module.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from sqlalchemy import Table, select
+
 from loopback.automation.queue import Automation
+from loopback.buckets.models import Bucket
 from loopback.buckets.samples import SampleCompaction
 from loopback.buckets.service import BucketService
 from loopback.credentials.service import CredentialService
+from loopback.kit.db import Database
+from loopback.kit.logs import bind
+from loopback.kit.metrics import RECONCILE_DURATION, timed
 from loopback.kit.settings import Settings
+from loopback.providers.models import Provider
 from loopback.webhooks.delivery import Deliverer
 from loopback.webhooks.relay import Relay
 from loopback.webhooks.service import DELIVER, RELAY
@@ -22,9 +31,17 @@ def register_tasks(
     credentials: CredentialService,
     settings: Settings,
     compaction: SampleCompaction,
+    db: Database,
 ) -> None:
-    automation.register("bucket.reconcile", buckets.reconcile)
-    automation.register("usage.sync", buckets.sync_usage)
+    def reconcile(bucket_id: str) -> None:
+        reconcile_observed(db, buckets.reconcile, bucket_id)
+
+    def sync_usage(bucket_id: str) -> None:
+        bind(bucket_id=bucket_id)
+        buckets.sync_usage(bucket_id)
+
+    automation.register("bucket.reconcile", reconcile)
+    automation.register("usage.sync", sync_usage)
 
     def resync() -> None:
         buckets.resync()
@@ -84,3 +101,32 @@ def register_webhook_tasks(
     automation.when_enqueued(wake)
     automation.when_done(wake)
     automation.when_started(relay.wake)  # what was written while no worker ran goes out now
+
+
+BUCKETS: Table = Bucket.__table__  # type: ignore[assignment]
+PROVIDERS: Table = Provider.__table__  # type: ignore[assignment]
+
+
+def reconcile_observed(db: Database, reconcile: Callable[[str], None], bucket_id: str) -> None:
+    """Run one reconcile with the bucket's ids on its log lines, and time it by provider and outcome
+    (kit.metrics): the bucket's status after the run, ``error`` when it raised, ``gone`` when
+    there is no such bucket. Two reads by primary key around the run, of ids and status only."""
+    with db.session() as session:
+        found = session.execute(
+            select(BUCKETS.c.organization_id, BUCKETS.c.project_id, BUCKETS.c.provider_id, PROVIDERS.c.family)
+            .join(PROVIDERS, PROVIDERS.c.id == BUCKETS.c.provider_id)
+            .where(BUCKETS.c.id == bucket_id)
+        ).first()
+    bind(bucket_id=bucket_id)
+    if found is not None:
+        bind(organization_id=found.organization_id, project_id=found.project_id)
+    outcome = "error"
+    try:
+        with timed() as elapsed:
+            reconcile(bucket_id)
+        with db.session() as session:
+            status = session.execute(select(BUCKETS.c.status).where(BUCKETS.c.id == bucket_id)).scalar()
+        outcome = str(status) if status is not None else "gone"
+    finally:
+        if found is not None:
+            RECONCILE_DURATION.labels(found.provider_id, found.family, outcome).observe(elapsed[0])

@@ -11,6 +11,8 @@ from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Select
 
+from loopback.kit.logs import bind
+
 S = TypeVar("S", bound=Select[*tuple[Any, ...]])
 
 
@@ -25,6 +27,7 @@ def readable(statement: S, model: Any, scope: Scope) -> S:
     """``statement`` limited to ``model``'s rows in the scope's organization, and project if it has one."""
     clauses = [model.organization_id == scope.organization_id]
     project_id = getattr(scope, "project_id", None)
+    bind(organization_id=scope.organization_id, project_id=project_id)  # for the log lines (kit.logs)
     if project_id is not None and hasattr(model, "project_id"):
         clauses.append(model.project_id == project_id)
     return statement.where(*clauses)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Connections beyond the API's and the workers' threads: the periodic rounds' elections and a
@@ -148,6 +150,36 @@ class Settings(BaseSettings):
         default=False,
         description="let webhooks reach private, loopback and link-local addresses (receivers inside)",
     )
+
+    # Observability (docs/metrics.md): the log format, and who may read /metrics.
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="text lines, or one JSON object a line with the request's ids"
+    )
+    metrics_networks: list[str] = Field(
+        default=[],
+        description="client address ranges (CIDR, a JSON list) /metrics answers; any address when empty",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None, description="a bearer token /metrics asks for (not a tenant's token); none when unset"
+    )
+    metrics_figures_seconds: float = Field(
+        default=30,
+        ge=0,
+        le=3600,
+        description="how long a process reuses the database's figures for /metrics (0: read at every scrape)",
+    )
+    worker_metrics_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="the port a `loopback worker` answers /metrics on, at LOOPBACK_HOST; none when unset",
+    )
+
+    @field_validator("metrics_networks")
+    @classmethod
+    def _networks(cls, networks: list[str]) -> list[str]:
+        """A mistyped range fails the start, not every scrape."""
+        return [str(ipaddress.ip_network(network.strip(), strict=False)) for network in networks]
 
     @property
     def database_connections(self) -> int:

@@ -8,15 +8,18 @@ or a log line.
 from __future__ import annotations
 
 import copy
+import functools
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from loopback.kit.metrics import PROVIDER_CALL_DURATION, PROVIDER_CALLS, timed
 from loopback.kit.secrets import SecretStore
-from loopback.providers.base import ProviderSetup, RegionSpec, SlotKey, StorageProvider
+from loopback.providers.base import ProviderError, ProviderSetup, RegionSpec, SlotKey, StorageProvider
 from loopback.providers.models import Provider, Region
 from loopback.providers.registry import build_provider
 
@@ -86,7 +89,7 @@ class Adapters:
             cached = self._adapters.get(provider_id)
             if cached is not None and cached[0] == provider.updated_at:
                 return cached[1]
-        adapter = build_provider(self.setup(session, provider))
+        adapter = instrument(build_provider(self.setup(session, provider)), provider.id, provider.family)
         with self._lock:
             self._adapters[provider_id] = (provider.updated_at, adapter)
         return adapter
@@ -97,3 +100,64 @@ class Adapters:
             return setup_secrets(self.setup(session, provider))
         except Exception:
             return []
+
+
+# The adapter's calls that reach the provider; the others (regions, capabilities ...) answer locally.
+CALLS = (
+    "create_bucket",
+    "bucket_exists",
+    "bucket_names",
+    "object_count_hint",
+    "empty_bucket",
+    "delete_bucket",
+    "issue_credential",
+    "update_credential",
+    "revoke_credential",
+    "read_usage",
+    "read_usages",
+    "check",
+)
+_depth = threading.local()  # a call an adapter makes of its own calls is part of the outer one
+
+
+def outcome_of(error: BaseException | None) -> str:
+    """``ok``, ``transient`` or ``refused`` (a provider's answer), ``error`` (anything else)."""
+    if error is None:
+        return "ok"
+    if isinstance(error, ProviderError):
+        return "transient" if error.transient else "refused"
+    return "error"
+
+
+def instrument(adapter: StorageProvider, provider_id: str, family: str) -> StorageProvider:
+    """Count and time every provider call of ``adapter`` (kit.metrics), the one place every family's
+    calls pass: the wrappers are set on the instance, so it stays what it was to ``isinstance``."""
+    for operation in CALLS:
+        call = getattr(adapter, operation, None)
+        if callable(call):
+            setattr(adapter, operation, _recorded(call, provider_id, family, operation))
+    return adapter
+
+
+def _recorded(call: Callable[..., Any], provider_id: str, family: str, operation: str) -> Callable[..., Any]:
+    duration = PROVIDER_CALL_DURATION.labels(provider_id, family, operation)
+
+    @functools.wraps(call)
+    def recorded(*args: Any, **kwargs: Any) -> Any:
+        depth = getattr(_depth, "value", 0)
+        if depth:
+            return call(*args, **kwargs)
+        _depth.value = 1
+        error: BaseException | None = None
+        try:
+            with timed() as elapsed:
+                return call(*args, **kwargs)
+        except BaseException as raised:
+            error = raised
+            raise
+        finally:
+            _depth.value = 0
+            duration.observe(elapsed[0])
+            PROVIDER_CALLS.labels(provider_id, family, operation, outcome_of(error)).inc()
+
+    return recorded
