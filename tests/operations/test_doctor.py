@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 from cryptography.fernet import Fernet
@@ -13,7 +14,7 @@ from loopback.automation.backlog import Backlog
 from loopback.kit.secrets import key_file
 from loopback.kit.settings import Settings
 from loopback.migrations import upgrade
-from loopback.operations.checks import clock_finding, queue_finding, sqlite_path
+from loopback.operations.checks import check_data_dir, clock_finding, queue_finding, sqlite_path
 from loopback.operations.findings import Status
 from loopback.providers.models import Provider
 from loopback.providers.schemas import ProviderCreate, RegionIn
@@ -138,3 +139,14 @@ def test_clock_skew_warns_then_fails() -> None:
     failed = clock_finding(45)
     assert failed.status is Status.FAILING
     assert "NTP" in (failed.fix or "")
+
+
+def test_a_data_directory_nothing_lives_in_need_not_exist(tmp_path: Path) -> None:
+    elsewhere = Settings(
+        data_dir=tmp_path / "none",
+        database_url="postgresql+psycopg://loopback@db.invalid/loopback",
+        queue_url="redis://queue.invalid:6379/0",
+        secret_key=SecretStr(Fernet.generate_key().decode()),
+    )
+    assert check_data_dir(elsewhere).status is Status.OK
+    assert check_data_dir(Settings(data_dir=tmp_path / "none")).status is Status.WARNING

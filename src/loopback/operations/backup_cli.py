@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from loopback.kit.units import binary_size
 from loopback.operations.cli import DataDir, Output, OutputOption, progress_on_stderr, settings_of
+
+if TYPE_CHECKING:
+    from loopback.operations.archive import Manifest
 
 backup = typer.Typer(
     help="A consistent copy of the installation's database in one file, and its restore.",
@@ -41,12 +44,16 @@ def create(file: FileArgument, data_dir: DataDir = None, output: OutputOption = 
         shown = {"file": str(made.path), "bytes": made.bytes, "seconds": round(made.seconds, 2)}
         typer.echo(json.dumps({**shown, "manifest": manifest.as_json()}, indent=2))
         return
-    rows = sum(manifest.row_counts.values())
     typer.echo(
         f"wrote {made.path} ({binary_size(made.bytes)}, {made.seconds:.1f} s): {manifest.database_kind} at "
-        f"revision {manifest.schema_revision}, {rows} rows in {len(manifest.row_counts)} tables"
+        f"revision {manifest.schema_revision}, {rows(manifest)} in {len(manifest.row_counts)} tables"
     )
     typer.echo("the secret key is not in it: keep a copy of it apart from the backup", err=True)
+
+
+def rows(manifest: Manifest) -> str:
+    count = sum(manifest.row_counts.values())
+    return f"{count} row{'' if count == 1 else 's'}"
 
 
 @backup.command("restore")
@@ -74,7 +81,7 @@ def restore(file: FileArgument, data_dir: DataDir = None, output: OutputOption =
         return
     typer.echo(
         f"restored {file} (made {manifest.created_at} by Loopback {manifest.loopback_version}) into "
-        f"{restored.database}: {sum(manifest.row_counts.values())} rows, schema at the newest revision"
+        f"{restored.database}: {rows(manifest)}, schema at the newest revision"
     )
     typer.echo(
         "give it the old installation's secret key (its secret.key in the data directory, or "

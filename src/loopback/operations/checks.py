@@ -137,7 +137,11 @@ def clock_finding(skew: float) -> Finding:
 
 def check_data_dir(settings: Settings) -> Finding:
     """The data directory 0700 and its SQLite files and key file 0600, as ``serve`` makes them."""
+    from loopback.runtime import sqlite_files
+
     directory = settings.data_dir.resolve()
+    if not directory.is_dir() and not sqlite_files(settings) and settings.secret_key is not None:
+        return ok(DATA_DIR, f"{directory} is not used here: the database, queue and key are elsewhere")
     if not directory.is_dir():
         return warning(
             DATA_DIR,
@@ -163,7 +167,7 @@ def check_data_dir(settings: Settings) -> Finding:
 
 
 def _private_files(settings: Settings) -> list[Path]:
-    from loopback.runtime import SQLITE_COMPANIONS, sqlite_files  # its services stay unloaded otherwise
+    from loopback.runtime import SQLITE_COMPANIONS, sqlite_files  # loaded by the doctor, not by a backup
 
     found = [settings.data_dir / "secret.key", settings.data_dir / "bootstrap-token"]
     for database in sqlite_files(settings):
