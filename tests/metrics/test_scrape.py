@@ -12,10 +12,9 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 
-from loopback.kit.settings import Settings
+from loopback.app import create_app
 from loopback.runtime import Runtime
 from tests.conftest import unique_bucket_name, wait_for
 from tests.metrics.scraping import Scrape
@@ -38,18 +37,23 @@ EVERY_FAMILY = {
 BUCKETS_OF = "/v3/organizations/{org}/projects/{project}/buckets"
 
 
-@pytest.fixture
-def settings(settings: Settings) -> Settings:
-    settings.resync_seconds = 1
-    settings.metrics_figures_seconds = 0  # every scrape reads the database: the test sees each change
-    return settings
-
-
 def scrape(client: TestClient) -> Scrape:
+    """GET /metrics, parsed as Prometheus does."""
     response = client.get("/metrics")
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
     return Scrape.parse(response.text)
+
+
+def scrape_after_a_round(client: TestClient) -> Scrape:
+    """A scrape once a periodic round has succeeded in this process (the resync, every second)."""
+
+    def found() -> Scrape | None:
+        answer = scrape(client)
+        return answer if answer.value("loopback_periodic_job_last_success_timestamp_seconds") else None
+
+    result: Scrape = wait_for(found)
+    return result
 
 
 def tenant(client: TestClient) -> dict[str, Any]:
@@ -163,9 +167,6 @@ def test_an_unknown_path_is_one_label_whatever_it_was(client: TestClient) -> Non
 def test_the_queue_backlog_is_what_waits(runtime: Runtime) -> None:
     """No worker runs: a task enqueued stays, and the scrape's depth counts it (with the webhook
     relay that every enqueue of this process wakes)."""
-    runtime.settings.metrics_figures_seconds = 0
-    from loopback.app import create_app
-
     with TestClient(create_app(runtime)) as client:
         before = scrape(client).value("loopback_queue_depth_tasks")
         runtime.automation.enqueue("usage.sync", "bkt_none")
