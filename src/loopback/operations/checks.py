@@ -42,6 +42,9 @@ WHERE_DATABASE = (
 )
 
 
+MIGRATE = "run `loopback migrate` (`serve` and `worker` do it at start)"
+
+
 def shown_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
@@ -74,14 +77,15 @@ def reason(error: BaseException) -> str:
     return lines[0] if lines else type(original).__name__
 
 
-def check_database(settings: Settings) -> Finding:
+def check_database(settings: Settings) -> tuple[Finding, bool]:
+    """The database's finding, and whether its tables are there for the checks that read them."""
     url = settings.resolved_database_url
     try:
         with opened(url) as engine, engine.connect() as connection:
             connection.execute(text("SELECT 1"))
             state = schema_state(connection)
     except Exception as error:
-        return failing(DATABASE, f"cannot use {shown_url(url)}: {reason(error)}", WHERE_DATABASE)
+        return failing(DATABASE, f"cannot use {shown_url(url)}: {reason(error)}", WHERE_DATABASE), False
     where = shown_url(url)
     if state.unknown:
         return failing(
@@ -89,16 +93,14 @@ def check_database(settings: Settings) -> Finding:
             f"{where} is at revision {state.revision}, which this Loopback does not know "
             "(a newer one migrated it)",
             "run the Loopback version that migrated it, or upgrade this one",
-        )
+        ), True
     if not state.current:
-        return warning(DATABASE, f"{where} has no schema yet", "run `loopback migrate` (`serve` does it too)")
+        return warning(DATABASE, f"{where} has no schema yet", MIGRATE), False
     if not state.at_head:
         return warning(
-            DATABASE,
-            f"{where} is at revision {state.revision}, behind {','.join(state.heads)}",
-            "run `loopback migrate` (`serve` and `worker` do it at start)",
-        )
-    return ok(DATABASE, f"{where} answers, schema at revision {state.revision} (newest)")
+            DATABASE, f"{where} is at revision {state.revision}, behind {','.join(state.heads)}", MIGRATE
+        ), True
+    return ok(DATABASE, f"{where} answers, schema at revision {state.revision} (newest)"), True
 
 
 def check_clock(settings: Settings, local_now: Callable[[], datetime] | None = None) -> Finding:

@@ -16,7 +16,7 @@ from loopback.operations.checks import (
     check_database,
     check_queue,
 )
-from loopback.operations.findings import Finding, Status, warning
+from loopback.operations.findings import Finding, warning
 from loopback.operations.secret_keys import SECRETS, check_secrets, configured_keys
 
 # Told what runs now, and for a check that goes through rows, how far it got (done, total).
@@ -26,31 +26,27 @@ Progress = Callable[[str, int | None, int | None], None]
 def diagnose(
     settings: Settings, *, providers: bool = True, progress: Progress | None = None
 ) -> list[Finding]:
-    def step(label: str) -> None:
-        if progress is not None:
-            progress(label, None, None)
-
-    step("the database")
-    database = check_database(settings)
+    told = progress or (lambda _label, _done, _total: None)
+    told("the database", None, None)
+    database, tables = check_database(settings)
     findings = [database]
-    step("the queue")
+    told("the queue", None, None)
     findings.append(check_queue(settings))
-    if database.status is Status.FAILING:
-        needs = "not checked: the database check failed"
-        findings.append(warning(SECRETS, needs, f"fix the {DATABASE} first"))
-    else:
+    if not tables:
         findings.append(
-            check_secrets(settings, lambda done, total: progress and progress("the secrets", done, total))
+            warning(SECRETS, "not checked: the database has no tables to read", f"fix the {DATABASE} first")
         )
+    else:
+        findings.append(check_secrets(settings, lambda done, total: told("the secrets", done, total)))
         if providers:
-            findings += _providers(settings, progress)
-    step("the clock")
+            findings += _providers(settings, told)
+    told("the clock", None, None)
     findings.append(check_clock(settings))
     findings.append(check_data_dir(settings))
     return findings
 
 
-def _providers(settings: Settings, progress: Progress | None) -> list[Finding]:
+def _providers(settings: Settings, told: Progress) -> list[Finding]:
     from loopback.operations.provider_checks import PROVIDERS, check_providers
 
     keys = configured_keys(settings)
@@ -58,4 +54,4 @@ def _providers(settings: Settings, progress: Progress | None) -> list[Finding]:
         return [
             warning(PROVIDERS, "not checked: no secret key opens their credentials", "fix the secrets first")
         ]
-    return check_providers(settings, keys, lambda name: progress and progress(f"provider {name}", None, None))
+    return check_providers(settings, keys, lambda name: told(f"provider {name}", None, None))
