@@ -5,20 +5,27 @@ from __future__ import annotations
 
 import gzip
 import io
+import itertools
 import json
 import tarfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
+from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
 from loopback.kit.db import make_engine
 from loopback.kit.files import write_private
-from loopback.kit.secrets import key_file
+from loopback.kit.ids import new_id
+from loopback.kit.secrets import Secret, key_file
 from loopback.kit.settings import Settings
 from loopback.runtime import Runtime
+from loopback.tenancy.models import AuditEvent
+from tests.conftest import wait_for
 from tests.operations.cli import doctor, loopback
 from tests.operations.installations import counts, empty_installation, populate, tables
 
@@ -140,3 +147,48 @@ def test_without_pg_dump_a_postgresql_backup_says_what_to_install(runtime: Runti
 
 def _sqlite(settings: Settings) -> bool:
     return make_url(settings.resolved_database_url).get_backend_name() == "sqlite"
+
+
+def test_a_backup_taken_while_transactions_commit_holds_each_whole_or_not_at_all(
+    runtime: Runtime, target: Settings, tmp_path: Path
+) -> None:
+    """A writer commits an audit event and a secret together, again and again, through the backup:
+    the copy holds as many of one as of the other (one snapshot across tables), and its counts are
+    the manifest's (the restore checks them)."""
+    written = itertools.count(1)
+    done = [0]
+    stop = threading.Event()
+
+    def writer() -> None:
+        while not stop.is_set():
+            with runtime.db.session() as session:
+                runtime.secrets.put(session, PAIRED, "paired value")
+                session.add(AuditEvent(id=new_id("aud"), action=PAIRED, outcome="ok"))
+            done[0] = next(written)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        wait_for(lambda: done[0] >= 5)
+        backed_up(runtime.settings, tmp_path / "live.tar.gz")
+        at_backup = done[0]
+        wait_for(lambda: done[0] > at_backup)  # still writing after it
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+
+    restored = loopback(target, "backup", "restore", str(tmp_path / "live.tar.gz"))
+    assert restored.exit_code == 0, restored.output
+    engine = make_engine(target.resolved_database_url, pool_size=1)
+    try:
+        with Session(engine) as session:
+            events = session.scalar(select(func.count()).where(AuditEvent.action == PAIRED))
+            secrets = session.scalar(select(func.count()).where(Secret.purpose == PAIRED))
+    finally:
+        engine.dispose()
+    assert events == secrets
+    assert events is not None
+    assert 5 <= events < done[0]
+
+
+PAIRED = "test.paired"
