@@ -117,9 +117,10 @@ def ensure_newest_schema(url: str) -> None:
 
 
 def register_embedded_storage(runtime: Runtime, session: Session, storage: EmbeddedSeaweedFS) -> None:
-    """Register SeaweedFS as provider ``local`` (family ``s3``) with region ``local-1``.
+    """Register SeaweedFS as provider ``local`` (family ``s3``) with region ``local-1``, whose master
+    tells which buckets' data changed (``admin_api: seaweedfs``), so a usage round lists only those.
 
-    When its S3 port changed since the last start, the region and its ready buckets follow.
+    When its ports changed since the last start, the region, its ready buckets and the master follow.
     """
     provider = runtime.providers.ensure_provider(
         session,
@@ -129,6 +130,7 @@ def register_embedded_storage(runtime: Runtime, session: Session, storage: Embed
         regions=[RegionSpec(LOCAL_REGION, "Local", storage.endpoint)],
         access_key_id=storage.identity.access_key_id,
         secret_access_key=storage.identity.secret_access_key,
+        settings={"admin_api": "seaweedfs", "admin_endpoint": storage.master_url},
     )
     session.execute(
         update(Bucket)

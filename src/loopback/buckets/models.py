@@ -127,6 +127,10 @@ class Bucket(Base):
     object_count: Mapped[int | None] = mapped_column(BigInteger, default=None)
     bytes: Mapped[int | None] = mapped_column(BigInteger, default=None)
     last_synced_at: Mapped[datetime | None] = mapped_column(default=None)
+    # what the last listing saw: the provider's change fingerprint then (``providers.changes``), and
+    # its time; a batch lists again only a bucket whose fingerprint moved or whose listing is old
+    usage_fingerprint: Mapped[str | None] = mapped_column(String(64), default=None)
+    usage_listed_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(default=None)

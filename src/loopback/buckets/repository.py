@@ -248,8 +248,9 @@ def ready_page(
     return statement
 
 
-def usage_targets(bucket_ids: Sequence[str]) -> Select[str, str, str, str, str, str, str | None]:
-    """What the usage of these buckets is read with, for those still ready."""
+def usage_targets(bucket_ids: Sequence[str]) -> Select[*tuple[Any, ...]]:
+    """What the usage of these buckets is read with, for those still ready, and what their last
+    listing saw (a bucket whose data did not change since is not listed again)."""
     return (
         select(
             Bucket.id,
@@ -259,6 +260,10 @@ def usage_targets(bucket_ids: Sequence[str]) -> Select[str, str, str, str, str, 
             Bucket.organization_id,
             Bucket.project_id,
             Bucket.slot,
+            Bucket.object_count,
+            Bucket.bytes,
+            Bucket.usage_fingerprint,
+            Bucket.usage_listed_at,
         )
         .join(Region, Region.id == Bucket.region_id)
         .where(Bucket.id.in_(list(bucket_ids)), Bucket.status == BucketStatus.READY)
@@ -273,8 +278,27 @@ def record_usage() -> Update:
         update(table)
         .where(table.c.id == bindparam("b_id"), table.c.status == BucketStatus.READY)
         .values(
-            object_count=bindparam("b_count"), bytes=bindparam("b_bytes"), last_synced_at=bindparam("b_at")
+            object_count=bindparam("b_count"),
+            bytes=bindparam("b_bytes"),
+            last_synced_at=bindparam("b_at"),
+            usage_fingerprint=bindparam("b_fingerprint"),
+            usage_listed_at=bindparam("b_listed_at"),
         )
+    )
+
+
+def confirm_usage() -> Update:
+    """Buckets whose provider says their data did not change since their last listing (``b_id``,
+    ``b_at``, ``b_fingerprint``): their figures stand, synced now, unless another sync wrote since."""
+    table = cast(Table, Bucket.__table__)
+    return (
+        update(table)
+        .where(
+            table.c.id == bindparam("b_id"),
+            table.c.status == BucketStatus.READY,
+            table.c.usage_fingerprint == bindparam("b_fingerprint"),
+        )
+        .values(last_synced_at=bindparam("b_at"))
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import select
 
@@ -20,11 +21,14 @@ from loopback.providers.models import Region
 
 @dataclass(frozen=True)
 class RoundLimits:
-    """How the rounds go at the providers: ``batch`` buckets per task and per transaction, and at
-    most ``concurrency`` calls at once to one provider from one process."""
+    """How the rounds go at the providers: ``batch`` buckets per task and per transaction, at most
+    ``concurrency`` calls at once to one provider from one process, and, where a provider tells
+    which buckets changed (``providers.changes``), a listing of each bucket at least every
+    ``full_listing`` all the same (for what writes no data: an empty object, a delete marker)."""
 
     batch: int = 500
     concurrency: int = 4
+    full_listing: timedelta = timedelta(hours=24)
 
 
 @dataclass(frozen=True)

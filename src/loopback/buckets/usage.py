@@ -21,11 +21,12 @@ Every step is safe to run twice: it overwrites a bucket's usage with what the pr
 from __future__ import annotations
 
 import logging
+import zlib
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from loopback.buckets import repository, rounds
 from loopback.buckets.rounds import RoundLimits
@@ -35,6 +36,7 @@ from loopback.kit.db import Database
 from loopback.kit.enqueue import Enqueue
 from loopback.kit.leases import RoundLeases
 from loopback.providers.base import Placement, ProviderError, StorageProvider, Usage, region_usage
+from loopback.providers.changes import NO_DATA, usage_changes
 from loopback.providers.pools import ProviderPools
 from loopback.providers.service import ProviderService
 
@@ -82,8 +84,8 @@ class UsageSync:
         self._enqueue("usage.sync", bucket_id)
 
     def sync_usage(self, bucket_id: str) -> None:
-        """Refresh object count, bytes and last sync time of one ready bucket."""
-        self._sync([bucket_id])
+        """Refresh object count, bytes and last sync time of one ready bucket, by listing it."""
+        self._sync([bucket_id], every=True)
 
     def sync_all_usage(self) -> int:
         """The periodic round: a ``usage.sync_batch`` per page of each region's ready buckets, under
@@ -112,43 +114,99 @@ class UsageSync:
         finally:
             self._leases.batch_done(ROUND, token)
 
-    def _sync(self, bucket_ids: Sequence[str]) -> int:
+    def _sync(self, bucket_ids: Sequence[str], every: bool = False) -> int:
+        """Read and write the usage of the ready ones of ``bucket_ids``; ``every`` lists each bucket
+        whatever its provider says changed (a tenant's refresh)."""
         with self._db.session() as session:
             targets = session.execute(repository.usage_targets(bucket_ids)).all()
             adapters = {row.provider_id: self._providers.adapter(session, row.provider_id) for row in targets}
-        read_now = _collect(self._ask(targets, adapters), utcnow())
-        if read_now:
+        now = utcnow()
+        calls, unchanged = self._ask(targets, adapters, now, every)
+        read_now = _collect(calls, now)
+        if read_now or unchanged:
             samples = [Sample(row["b_id"], row["b_at"], row["b_count"], row["b_bytes"]) for row in read_now]
             with self._db.session() as session:
-                session.execute(repository.record_usage(), read_now)
+                if read_now:
+                    session.execute(repository.record_usage(), read_now)
+                if unchanged:  # figures as they were: no sample, its latest one holds them already
+                    confirmed = [
+                        {"b_id": r.id, "b_at": now, "b_fingerprint": r.usage_fingerprint} for r in unchanged
+                    ]
+                    session.execute(repository.confirm_usage(), confirmed)
                 record_samples(session, samples)  # the history billing integrates (buckets/samples.py)
-            self.after.measured([row["b_id"] for row in read_now])
-        return len(read_now)
+            self.after.measured([row["b_id"] for row in read_now] + [row.id for row in unchanged])
+        return len(read_now) + len(unchanged)
 
-    def _ask(self, targets: Sequence[Any], adapters: Mapping[str, StorageProvider]) -> list[Call]:
+    def _ask(
+        self, targets: Sequence[Any], adapters: Mapping[str, StorageProvider], now: datetime, every: bool
+    ) -> tuple[list[Call], list[Any]]:
         """The provider calls for ``targets``, each in its provider's pool: one per provider region
-        where the provider keeps statistics of its own (``region_usage``), one per bucket otherwise."""
+        where the provider keeps statistics of its own (``region_usage``), one per bucket otherwise,
+        but none for a bucket whose provider says its data did not change since its last listing
+        (``providers.changes``), answered among the second list."""
         regions: dict[tuple[str, str], list[Any]] = defaultdict(list)
         for target in targets:
             regions[(target.provider_id, target.code)].append(target)
         calls: list[Call] = []
+        unchanged: list[Any] = []
         for (provider_id, region), rows in regions.items():
             adapter = adapters[provider_id]
             native = region_usage(adapter)
             if native is not None:
                 names = [row.name for row in rows]
-                calls.append(
-                    (provider_id, rows, self._pools.submit(provider_id, native.read_usages, region, names))
-                )
+                answer = self._pools.submit(provider_id, native.read_usages, region, names)
+                calls.append(Call(provider_id, rows, answer, {}, listed=False))
                 continue
+            seen = self._fingerprints(provider_id, adapter, region)
             for row in rows:
+                fingerprint = None if seen is None else seen.get(row.name, NO_DATA)
+                if not every and fingerprint == row.usage_fingerprint and not self._listing_due(row, now):
+                    unchanged.append(row)
+                    continue
                 placement = Placement(row.organization_id, row.project_id, row.slot)
-                call = self._pools.submit(provider_id, _listed, adapter, row.name, region, placement)
-                calls.append((provider_id, [row], call))
-        return calls
+                answer = self._pools.submit(provider_id, _listed, adapter, row.name, region, placement)
+                calls.append(Call(provider_id, [row], answer, {row.name: fingerprint}, listed=True))
+        return calls, unchanged
+
+    def _fingerprints(
+        self, provider_id: str, adapter: StorageProvider, region: str
+    ) -> Mapping[str, str] | None:
+        """Which buckets of the region changed, by fingerprint, asked before any of them is listed
+        (a write between the two is then seen by the next round); ``None`` where the provider
+        cannot tell, or failed to: every bucket is listed."""
+        changes = usage_changes(adapter)
+        if changes is None:
+            return None
+        try:
+            return self._pools.submit(provider_id, changes.usage_fingerprints, region).result()
+        except ProviderError as error:
+            log.warning(
+                "which buckets changed at provider %s, region %s, is unknown, so each is listed: %s",
+                provider_id,
+                region,
+                error.message,
+            )
+            return None
+
+    def _listing_due(self, row: Any, now: datetime) -> bool:
+        """Whether a bucket is listed however unchanged its data: never listed, or its listing older
+        than ``full_listing`` times a share of 0.5 to 1 fixed by its id, so that buckets first
+        listed together fall due over half a period, not in one round."""
+        if row.usage_listed_at is None or row.object_count is None or row.usage_fingerprint is None:
+            return True
+        share = 0.5 + 0.5 * zlib.crc32(row.id.encode()) / 2**32
+        return bool(now - row.usage_listed_at >= self._limits.full_listing * share)
 
 
-Call = tuple[str, list[Any], Future[Mapping[str, Usage]]]  # provider id, its buckets, their answer
+class Call(NamedTuple):
+    """Provider calls of a batch: whose, for which buckets, their answer, the fingerprint each
+    bucket had before it was read (``None``: its provider cannot tell), and whether it is a listing."""
+
+    provider_id: str
+    rows: list[Any]
+    answer: Future[Mapping[str, Usage]]
+    fingerprints: Mapping[str, str | None]
+    listed: bool
 
 
 def _collect(calls: Sequence[Call], now: datetime) -> list[dict[str, Any]]:
@@ -159,20 +217,27 @@ def _collect(calls: Sequence[Call], now: datetime) -> list[dict[str, Any]]:
     failed: Counter[str] = Counter()
     unmeasured: Counter[str] = Counter()
     reasons: dict[str, str] = {}
-    for provider_id, rows, call in calls:
+    for call in calls:
         try:
-            answers = call.result()
+            answers = call.answer.result()
         except ProviderError as error:
-            failed[provider_id] += len(rows)
-            reasons.setdefault(provider_id, error.message)
+            failed[call.provider_id] += len(call.rows)
+            reasons.setdefault(call.provider_id, error.message)
             continue
-        for row in rows:
+        for row in call.rows:
             usage = answers.get(row.name)
             if usage is None:
-                unmeasured[provider_id] += 1
+                unmeasured[call.provider_id] += 1
                 continue
             read_now.append(
-                {"b_id": row.id, "b_count": usage.object_count, "b_bytes": usage.bytes, "b_at": now}
+                {
+                    "b_id": row.id,
+                    "b_count": usage.object_count,
+                    "b_bytes": usage.bytes,
+                    "b_at": now,
+                    "b_fingerprint": call.fingerprints.get(row.name),
+                    "b_listed_at": now if call.listed else None,
+                }
             )
     for provider_id, count in failed.items():
         reason = reasons[provider_id]

@@ -125,8 +125,10 @@ class Configuration:
         regions: list[RegionSpec],
         access_key_id: str,
         secret_access_key: str,
+        settings: dict[str, Any] | None = None,
     ) -> Provider:
-        """Create or update a provider and its regions; applying the same input twice changes nothing."""
+        """Create or update a provider and its regions; applying the same input twice changes nothing.
+        ``settings`` (when given) are set as given, beside any others the provider has."""
         provider = session.scalar(select(Provider).where(Provider.name == name))
         changed = provider is None
         if provider is None:
@@ -144,6 +146,9 @@ class Configuration:
                 display_name,
                 access_key_id,
             )
+            changed = True
+        if settings and any(provider.settings.get(key) != value for key, value in settings.items()):
+            _write_settings(provider, {**provider.settings, **settings})
             changed = True
         if provider.secret_id is None:
             provider.secret_id = self._secrets.put(session, "provider", secret_access_key)

@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.orm import Session
 
 from loopback.kit.secrets import SecretStore
@@ -145,8 +147,10 @@ class ProviderService:
         regions: list[RegionSpec],
         access_key_id: str,
         secret_access_key: str,
+        settings: dict[str, Any] | None = None,
     ) -> Provider:
-        """Create or update a provider and its regions; applying the same input twice changes nothing."""
+        """Create or update a provider and its regions; applying the same input twice changes nothing.
+        ``settings`` (when given) are set as given, beside any others the provider has."""
         return self._configuration.ensure_provider(
             session,
             name=name,
@@ -155,6 +159,7 @@ class ProviderService:
             regions=regions,
             access_key_id=access_key_id,
             secret_access_key=secret_access_key,
+            settings=settings,
         )
 
     # --- the round trip --------------------------------------------------------------------------

@@ -9,7 +9,9 @@ API of its own, which answers a bucket's objects and bytes without listing it. T
 - ``ceph``: RGW's admin ops API, Get Bucket Info with stats for every bucket of the operator's RGW
   user (``rgw``);
 - ``minio``: MinIO's admin API, the data usage its scanner keeps (``minio``);
-- ``garage``: Garage's admin API v2, GetBucketInfo of one bucket (``garage``).
+- ``garage``: Garage's admin API v2, GetBucketInfo of one bucket (``garage``);
+- ``seaweedfs``: no figures a provider bills, but the master's volume counters, which say which
+  buckets' data changed, so only those are listed (``seaweedfs``; the embedded storage has it).
 
 Without ``admin_api`` (or with ``none``) a provider reads usage by listing, as ``providers.s3``
 does. RGW and MinIO answer every bucket of a region in one call, which the usage batch asks once
@@ -22,12 +24,13 @@ from collections.abc import Callable
 
 from loopback.providers.base import ProviderSetup, StorageProvider
 from loopback.providers.s3 import S3Provider, S3ProviderConfig
-from loopback.providers.s3_admin import garage, minio, rgw
+from loopback.providers.s3_admin import garage, minio, rgw, seaweedfs
 
 VARIANTS: dict[str, Callable[[S3ProviderConfig, ProviderSetup], StorageProvider]] = {
     "ceph": rgw.build,
     "minio": minio.build,
     "garage": garage.build,
+    "seaweedfs": seaweedfs.build,
 }
 NO_ADMIN_API = frozenset({"", "none"})
 
