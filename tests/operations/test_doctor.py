@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 from typing import Any
 
+import pytest
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
 from sqlalchemy import select
@@ -14,6 +16,7 @@ from loopback.automation.backlog import Backlog
 from loopback.kit.secrets import key_file
 from loopback.kit.settings import Settings
 from loopback.migrations import upgrade
+from loopback.operations import secret_keys
 from loopback.operations.checks import check_data_dir, clock_finding, queue_finding, sqlite_path
 from loopback.operations.findings import Status
 from loopback.providers.models import Provider
@@ -151,3 +154,19 @@ def test_a_data_directory_nothing_lives_in_need_not_exist(tmp_path: Path) -> Non
     )
     assert check_data_dir(elsewhere).status is Status.OK
     assert check_data_dir(Settings(data_dir=tmp_path / "none")).status is Status.WARNING
+
+
+def test_the_secrets_check_reads_the_values_in_batches(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with runtime.db.session() as session:
+        for n in range(7):
+            runtime.secrets.put(session, "test", f"value {n}")
+    monkeypatch.setattr(secret_keys, "BATCH", 3)
+    told: list[tuple[int, int]] = []
+    finding = secret_keys.check_secrets(runtime.settings, lambda done, total: told.append((done, total)))
+    assert finding.status is Status.OK
+    total = told[-1][1]
+    assert total >= 7
+    assert told[-1][0] == total  # every value was read, 3 at most at a time:
+    assert all(later - earlier <= 3 for (earlier, _), (later, _) in itertools.pairwise(told))
