@@ -10,6 +10,7 @@ import json
 import tarfile
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ from loopback.kit.files import write_private
 from loopback.kit.ids import new_id
 from loopback.kit.secrets import Secret, key_file
 from loopback.kit.settings import Settings
+from loopback.migrations import upgrade
 from loopback.runtime import Runtime
 from loopback.tenancy.models import AuditEvent
 from tests.conftest import wait_for
@@ -192,3 +194,35 @@ def test_a_backup_taken_while_transactions_commit_holds_each_whole_or_not_at_all
 
 
 PAIRED = "test.paired"
+
+
+def test_an_older_schema_is_brought_to_the_newest_and_a_newer_one_is_refused(
+    settings: Settings, tmp_path: Path
+) -> None:
+    if _sqlite(settings):
+        Path(str(make_url(settings.resolved_database_url).database)).parent.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.resolved_database_url, "0015")
+    archive = tmp_path / "older.tar.gz"
+    assert backed_up(settings, archive)["manifest"]["schema_revision"] == "0015"  # type: ignore[index]
+
+    newer = tmp_path / "newer.tar.gz"
+    with tarfile.open(archive) as source, tarfile.open(newer, "w:gz") as copy:
+        for member in source.getmembers():
+            body = source.extractfile(member)
+            assert body is not None
+            content = body.read()
+            if member.name == "manifest.json":
+                content = json.dumps({**json.loads(content), "schema_revision": "9999"}).encode()
+                member.size = len(content)
+            copy.addfile(member, fileobj=io.BytesIO(content))
+
+    with contextmanager(empty_installation)(settings, tmp_path / "into") as target:
+        refused = loopback(target, "backup", "restore", str(newer))
+        assert refused.exit_code == 1
+        assert "revision 9999, which this Loopback does not know" in refused.output
+
+        restored = loopback(target, "backup", "restore", str(archive))
+        assert restored.exit_code == 0, restored.output
+        _, findings, _ = doctor(target, "--no-providers")
+        assert findings["database"]["status"] == "ok", findings
+        assert "(newest)" in findings["database"]["detail"]
