@@ -6,6 +6,10 @@ each beside its baseline measured in the same run.
   work of a tenant's refresh: its rows, its provider calls, its write), p50 of ``--sample``
   buckets; and, as the floor no round can go under, against N x the provider calls themselves
   (ListObjectVersions + ListMultipartUploads with raw boto3, p50);
+  That first round lists every bucket (none was listed before); a later round lists only the
+  buckets whose stored data changed since (``admin_api: seaweedfs``: the master's volume counters
+  say which), so ``--written`` buckets get an object after it, and the next round is timed too,
+  against the same baseline: that is the round a running installation makes every period;
 - drift: one round (``check_drift``) against N x one HeadBucket with raw boto3 (p50 of
   ``--sample``); three buckets are removed behind the round's back first, and it must find them.
 
@@ -44,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import httpx
 from botocore.config import Config
 from lists import database
 from pydantic import SecretStr
@@ -59,6 +64,7 @@ from loopback.kit.leases import RoundLeases
 from loopback.kit.settings import Settings
 from loopback.migrations import upgrade
 from loopback.providers.models import Provider, Region
+from loopback.providers.s3_admin.seaweedfs import volume_entries
 from loopback.providers.schemas import ProviderCreate, RegionIn
 from loopback.providers.seaweedfs import EmbeddedSeaweedFS
 from loopback.runtime import Runtime
@@ -185,6 +191,25 @@ def usage_round(runtime: Runtime, expected: int) -> float:
     return elapsed
 
 
+def wait_for_the_master(storage: EmbeddedSeaweedFS, buckets: list[str]) -> None:
+    """Until the master counts a needle in each of ``buckets`` (volume servers report every few
+    seconds), so the next round sees them as changed."""
+    deadline = time.monotonic() + 120
+    while True:
+        status = httpx.get(f"{storage.master_url}/vol/status", timeout=10).json()
+        counted = {v["Collection"] for v in volume_entries(status) if v.get("FileCount")}
+        if set(buckets) <= counted:
+            return
+        if time.monotonic() > deadline:
+            raise SystemExit("the SeaweedFS master did not count the written objects within 2 minutes")
+        time.sleep(0.5)
+
+
+def listed_count(runtime: Runtime, since: Any) -> int:
+    with runtime.db.session() as session:
+        return int(session.scalar(select(func.count()).where(Bucket.usage_listed_at >= since)) or 0)
+
+
 def traced_mib(action: Callable[[], object]) -> float:
     """The most memory Python allocated while ``action`` ran (``tracemalloc``: untimed runs only)."""
     tracemalloc.start()
@@ -293,6 +318,17 @@ def run(backend: str, args: argparse.Namespace, storage: EmbeddedSeaweedFS, name
         baselines(sample[:half])
         listing = timed(lambda: list_all(s3))
         usage_seconds = consumed_usage_round(runtime, args.threads, count)
+        written = names[args.sample : args.sample + args.written]
+        for name in written:  # what tenants stored during one period
+            s3.put_object(Bucket=name, Key="written", Body=b"w" * 1000)
+        wait_for_the_master(storage, written)
+        since = utcnow()
+        later_seconds = consumed_usage_round(runtime, args.threads, count)
+        relisted = listed_count(runtime, since)
+        if relisted != len(written):
+            raise SystemExit(
+                f"the later usage round listed {relisted} buckets, not the {len(written)} written"
+            )
         usage_peak = usage_round_memory(runtime, RoundLimits(args.batch, args.concurrency))
 
         vanished = names[-VANISHED:]
@@ -309,12 +345,20 @@ def run(backend: str, args: argparse.Namespace, storage: EmbeddedSeaweedFS, name
 
     figures = [
         round_figure(
-            f"usage round over {count:,} buckets / {count:,} x one bucket's sync",
+            f"first usage round over {count:,} buckets (each listed) / {count:,} x one bucket's sync",
             usage_seconds,
             one_sync,
             count,
             GOAL,
             f"one sync p50 {p50(one_sync) * MS:.2f} ms; round {count / usage_seconds:.0f} buckets/s",
+        ),
+        round_figure(
+            f"later usage round, {len(written)} of {count:,} buckets written since / {count:,} x one sync",
+            later_seconds,
+            one_sync,
+            count,
+            GOAL,
+            f"{relisted} listed, the rest known unchanged from one /vol/status per batch",
         ),
         round_figure(
             f"usage round over {count:,} buckets / {count:,} x its provider calls",
@@ -408,6 +452,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="worker threads running the batches")
     parser.add_argument("--concurrency", type=int, default=4, help="calls at once per provider")
     parser.add_argument("--batch", type=int, default=500, help="buckets per batch")
+    parser.add_argument(
+        "--written", type=int, default=40, help="buckets written between the first and the later usage round"
+    )
     parser.add_argument("--create-threads", type=int, default=8)
     parser.add_argument("--backends", default="sqlite")
     parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")

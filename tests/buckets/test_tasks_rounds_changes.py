@@ -87,6 +87,7 @@ def test_a_refresh_and_a_listing_fallen_due_list_an_unchanged_bucket(runtime: Ru
     service = buckets_with(runtime, RecordingQueue(), providers)
     service.sync_usage(refreshed_id)  # a tenant's refresh lists, whatever the master says
     assert providers.called("read_usage") == [refreshed]
+    assert not providers.called("usage_fingerprints")
 
     with runtime.db.session() as session:  # listed longer ago than a full period
         session.execute(
@@ -95,7 +96,7 @@ def test_a_refresh_and_a_listing_fallen_due_list_an_unchanged_bucket(runtime: Ru
     listed = round_listing(runtime, RoundLimits(batch=2, full_listing=timedelta(hours=24)))
     assert due in listed
     assert kept not in listed
-    assert refreshed not in listed
+    assert refreshed in listed  # a refresh leaves no fingerprint (it does not wait for the master)
 
 
 def test_a_master_that_cannot_be_asked_leaves_every_bucket_listed(

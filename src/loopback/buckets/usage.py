@@ -157,7 +157,8 @@ class UsageSync:
                 answer = self._pools.submit(provider_id, native.read_usages, region, names)
                 calls.append(Call(provider_id, rows, answer, {}, listed=False))
                 continue
-            seen = self._fingerprints(provider_id, adapter, region)
+            # a refresh lists anyway, and leaves no fingerprint: the next round lists it once more
+            seen = None if every else self._fingerprints(provider_id, adapter, region)
             for row in rows:
                 fingerprint = None if seen is None else seen.get(row.name, NO_DATA)
                 if not every and fingerprint == row.usage_fingerprint and not self._listing_due(row, now):
