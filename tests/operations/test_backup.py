@@ -9,7 +9,7 @@ import itertools
 import json
 import tarfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -108,15 +108,9 @@ def test_a_damaged_or_foreign_file_is_refused_before_anything_is_written(
     assert again.exit_code == 1
     assert "exists already" in again.output
 
-    damaged = tmp_path / "damaged.tar.gz"
-    with tarfile.open(archive) as source, tarfile.open(damaged, "w:gz") as copy:
-        for member in source.getmembers():
-            body = source.extractfile(member)
-            assert body is not None
-            content = body.read()
-            if member.name != "manifest.json":
-                content = content[:-1] + bytes([content[-1] ^ 1])
-            copy.addfile(member, fileobj=io.BytesIO(content))
+    damaged = rewritten(
+        archive, tmp_path / "damaged.tar.gz", "database", lambda c: c[:-1] + bytes([c[-1] ^ 1])
+    )
     refused = loopback(target, "backup", "restore", str(damaged))
     assert refused.exit_code == 1, refused.output
     assert "is damaged" in refused.output
@@ -145,6 +139,20 @@ def test_without_pg_dump_a_postgresql_backup_says_what_to_install(runtime: Runti
     assert refused.exit_code == 1
     assert "pg_dump is not on PATH" in refused.output
     assert not (tmp_path / "b.tar.gz").exists()
+
+
+def rewritten(archive: Path, into: Path, member_prefix: str, change: Callable[[bytes], bytes]) -> Path:
+    """A copy of ``archive`` whose member starting with ``member_prefix`` went through ``change``."""
+    with tarfile.open(archive) as source, tarfile.open(into, "w:gz") as copy:
+        for member in source.getmembers():
+            body = source.extractfile(member)
+            assert body is not None
+            content = body.read()
+            if member.name.startswith(member_prefix):
+                content = change(content)
+                member.size = len(content)
+            copy.addfile(member, fileobj=io.BytesIO(content))
+    return into
 
 
 def _sqlite(settings: Settings) -> bool:
@@ -205,16 +213,12 @@ def test_an_older_schema_is_brought_to_the_newest_and_a_newer_one_is_refused(
     archive = tmp_path / "older.tar.gz"
     assert backed_up(settings, archive)["manifest"]["schema_revision"] == "0015"  # type: ignore[index]
 
-    newer = tmp_path / "newer.tar.gz"
-    with tarfile.open(archive) as source, tarfile.open(newer, "w:gz") as copy:
-        for member in source.getmembers():
-            body = source.extractfile(member)
-            assert body is not None
-            content = body.read()
-            if member.name == "manifest.json":
-                content = json.dumps({**json.loads(content), "schema_revision": "9999"}).encode()
-                member.size = len(content)
-            copy.addfile(member, fileobj=io.BytesIO(content))
+    newer = rewritten(
+        archive,
+        tmp_path / "newer.tar.gz",
+        "manifest.json",
+        lambda c: json.dumps({**json.loads(c), "schema_revision": "9999"}).encode(),
+    )
 
     with contextmanager(empty_installation)(settings, tmp_path / "into") as target:
         refused = loopback(target, "backup", "restore", str(newer))
