@@ -113,10 +113,12 @@ def test_a_user_creates_a_bucket_uses_it_and_deletes_it(
         assert secret.encode() not in (serve.data_dir / "loopback.db").read_bytes()
         assert token.encode() not in (serve.data_dir / "loopback.db").read_bytes()
 
+    # A clean stop on SIGTERM: exit 0 within stop()'s wait (it fails the test when serve hangs), and
+    # nothing left running. How long it took is printed, not asserted: speed is benchmarks/' to measure.
     seconds = serve.stop(signal.SIGTERM)
+    print(f"serve stopped on SIGTERM in {seconds:.1f} s")
     assert serve.process is not None
     assert serve.process.returncode == 0
-    assert seconds < 10
     assert processes_mentioning(str(serve.data_dir)) == []
 
 
@@ -152,8 +154,9 @@ def test_a_restart_keeps_every_record_and_creates_nothing_twice(
         "providers": 1,
         "regions": 1,
     }
-    ctrl_c = first.stop(signal.SIGINT)
-    assert ctrl_c < 10
+    print(f"serve stopped on Ctrl-C in {first.stop(signal.SIGINT):.1f} s")
+    assert first.process is not None
+    assert first.process.returncode == 0
     assert processes_mentioning(str(first.data_dir)) == []
 
     second = ServeProcess(first.data_dir, None)
@@ -181,8 +184,10 @@ def test_two_instances_run_side_by_side(tmp_path: Path, serve_factory: list[Serv
         regions = httpx.get(f"{serve.url}/v3/regions", headers={"Authorization": f"Bearer {token}"}).json()
         endpoints.add(regions["regions"][0]["endpoint"])
     assert len(endpoints) == 2
-    assert one.stop() < 10
-    assert two.stop() < 10
+    for serve in (one, two):
+        print(f"serve stopped in {serve.stop():.1f} s")
+        assert serve.process is not None
+        assert serve.process.returncode == 0
 
 
 def test_a_port_in_use_is_refused_at_once_with_what_to_do(tmp_path: Path) -> None:
@@ -198,5 +203,9 @@ def test_a_port_in_use_is_refused_at_once_with_what_to_do(tmp_path: Path) -> Non
     assert done.returncode != 0
     assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
     assert "LOOPBACK_PORT" in done.stderr
-    assert time.monotonic() - started < 15  # before SeaweedFS or anything else started
+    print(f"refused in {time.monotonic() - started:.1f} s")
+    # At once: before SeaweedFS, the database or anything else started, none of which has even its
+    # data directory yet (what "at once" means, rather than a time this machine's load decides).
+    assert not (tmp_path / "data").exists()
+    assert "SeaweedFS" not in done.stdout + done.stderr
     assert processes_mentioning(str(tmp_path / "data")) == []
