@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
@@ -18,6 +19,8 @@ from botocore.exceptions import ClientError
 
 from tests.conftest import Databases, s3_client_for, unique_bucket_name, wait_for
 from tests.e2e.conftest import ServeProcess, processes_mentioning
+
+log = logging.getLogger(__name__)
 
 
 def wait_status(api: httpx.Client, location: str, *statuses: str) -> dict[str, Any]:
@@ -114,9 +117,9 @@ def test_a_user_creates_a_bucket_uses_it_and_deletes_it(
         assert token.encode() not in (serve.data_dir / "loopback.db").read_bytes()
 
     # A clean stop on SIGTERM: exit 0 within stop()'s wait (it fails the test when serve hangs), and
-    # nothing left running. How long it took is printed, not asserted: speed is benchmarks/' to measure.
+    # nothing left running. How long it took is logged, not asserted: speed is benchmarks/' to measure.
     seconds = serve.stop(signal.SIGTERM)
-    print(f"serve stopped on SIGTERM in {seconds:.1f} s")
+    log.info("serve stopped on SIGTERM in %.1f s", seconds)
     assert serve.process is not None
     assert serve.process.returncode == 0
     assert processes_mentioning(str(serve.data_dir)) == []
@@ -154,7 +157,7 @@ def test_a_restart_keeps_every_record_and_creates_nothing_twice(
         "providers": 1,
         "regions": 1,
     }
-    print(f"serve stopped on Ctrl-C in {first.stop(signal.SIGINT):.1f} s")
+    log.info("serve stopped on Ctrl-C in %.1f s", first.stop(signal.SIGINT))
     assert first.process is not None
     assert first.process.returncode == 0
     assert processes_mentioning(str(first.data_dir)) == []
@@ -185,7 +188,7 @@ def test_two_instances_run_side_by_side(tmp_path: Path, serve_factory: list[Serv
         endpoints.add(regions["regions"][0]["endpoint"])
     assert len(endpoints) == 2
     for serve in (one, two):
-        print(f"serve stopped in {serve.stop():.1f} s")
+        log.info("serve stopped in %.1f s", serve.stop())
         assert serve.process is not None
         assert serve.process.returncode == 0
 
@@ -203,7 +206,7 @@ def test_a_port_in_use_is_refused_at_once_with_what_to_do(tmp_path: Path) -> Non
     assert done.returncode != 0
     assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
     assert "LOOPBACK_PORT" in done.stderr
-    print(f"refused in {time.monotonic() - started:.1f} s")
+    log.info("port in use refused in %.1f s", time.monotonic() - started)
     # At once: before SeaweedFS, the database or anything else started, none of which has even its
     # data directory yet (what "at once" means, rather than a time this machine's load decides).
     assert not (tmp_path / "data").exists()
