@@ -102,12 +102,14 @@ def database_families(figures: Figures, now: datetime) -> Iterator[Metric]:
     for state, keys_in_state in sorted(figures.keys.items()):
         keys.add_metric([state], keys_in_state)
     yield keys
-    lag = (now - figures.oldest_sync).total_seconds() if figures.oldest_sync else 0.0
-    yield gauge(
+    lag = GaugeMetricFamily(
         "loopback_usage_sync_lag_seconds",
-        "Age of the oldest usage sync among ready buckets (0 when none has synced yet).",
-        max(0.0, lag),
+        "Age of the oldest usage sync among a provider's ready buckets (0 when none has synced yet).",
+        labels=["provider", "family"],
     )
+    for (provider_id, family), oldest in sorted(figures.oldest_ready_sync().items()):
+        lag.add_metric([provider_id, family], max(0.0, (now - oldest).total_seconds()) if oldest else 0.0)
+    yield lag
 
 
 def gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:

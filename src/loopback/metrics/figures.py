@@ -3,8 +3,8 @@
 Every figure is an aggregate over the whole installation, grouped by what the operator configured
 (provider, status, key state), so no organization, project or bucket name or id ever leaves here.
 The statements go through the tables, not the tenant models: they read no tenant's rows for a
-caller, which is what the scoping point (``kit.scoping.readable``) guards. Each is one GROUP BY
-or MIN over indexed columns; tests/metrics/scrape_cost.py measures them at a million buckets.
+caller, which is what the scoping point (``kit.scoping.readable``) guards. One pass over the
+buckets gives every bucket figure; tests/metrics/scrape_cost.py measures it at a million buckets.
 """
 
 from __future__ import annotations
@@ -26,41 +26,56 @@ PROVIDERS: Table = Provider.__table__  # type: ignore[assignment]
 
 @dataclass(frozen=True)
 class BucketCount:
+    """Buckets of one provider in one status, and the oldest usage sync among them."""
+
     provider_id: str
     family: str
     status: str
     buckets: int
+    oldest_sync: datetime | None
 
 
 @dataclass(frozen=True)
 class Figures:
-    """What one scrape read: buckets by provider and status, keys by state, the oldest usage sync."""
+    """What one scrape read: buckets by provider and status, keys by state."""
 
     buckets: list[BucketCount]
     keys: dict[str, int]
-    oldest_sync: datetime | None
+
+    def oldest_ready_sync(self) -> dict[tuple[str, str], datetime | None]:
+        """Per (provider, family) with ready buckets, the oldest usage sync of one of them."""
+        return {
+            (c.provider_id, c.family): c.oldest_sync for c in self.buckets if c.status == BucketStatus.READY
+        }
 
 
 def read_figures(session: Session) -> Figures:
+    """One pass over the buckets (counts and oldest sync together) and one over the keys' index."""
     families = {
         str(row.id): str(row.family) for row in session.execute(select(PROVIDERS.c.id, PROVIDERS.c.family))
     }
     by_status = session.execute(
-        select(BUCKETS.c.provider_id, BUCKETS.c.status, func.count().label("buckets"))
+        select(
+            BUCKETS.c.provider_id,
+            BUCKETS.c.status,
+            func.count().label("buckets"),
+            func.min(BUCKETS.c.last_synced_at).label("oldest_sync"),
+        )
         .where(BUCKETS.c.superseded_by_id.is_(None))
         .group_by(BUCKETS.c.provider_id, BUCKETS.c.status)
     )
     buckets = [
-        BucketCount(row.provider_id, families.get(row.provider_id, "unknown"), row.status, int(row.buckets))
+        BucketCount(
+            row.provider_id,
+            families.get(row.provider_id, "unknown"),
+            row.status,
+            int(row.buckets),
+            _aware(row.oldest_sync),
+        )
         for row in by_status
     ]
     keys = session.execute(select(KEYS.c.status, func.count().label("keys")).group_by(KEYS.c.status))
-    oldest = session.execute(
-        select(func.min(BUCKETS.c.last_synced_at)).where(
-            BUCKETS.c.status == BucketStatus.READY.value, BUCKETS.c.deleted_at.is_(None)
-        )
-    ).scalar()
-    return Figures(buckets, {str(row.status): int(row.keys) for row in keys}, _aware(oldest))
+    return Figures(buckets, {str(row.status): int(row.keys) for row in keys})
 
 
 def _aware(moment: datetime | None) -> datetime | None:
