@@ -15,6 +15,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from loopback.app import create_app
+from loopback.kit.ports import free_ports
 from loopback.runtime import Runtime
 from tests.conftest import unique_bucket_name, wait_for
 from tests.metrics.scraping import Scrape
@@ -177,3 +178,29 @@ def test_the_queue_backlog_is_what_waits(runtime: Runtime) -> None:
 
 def test_metrics_is_not_an_operation_of_the_api_document(client: TestClient) -> None:
     assert "/metrics" not in client.get("/openapi.json").json()["paths"]
+
+
+def test_a_provider_that_does_not_answer_counts_as_transient_calls(
+    client: TestClient, runtime: Runtime
+) -> None:
+    """The round trip (``POST .../test``) through a provider whose endpoint nobody listens on."""
+    closed = f"http://127.0.0.1:{free_ports(1)[0]}"
+    created = client.post(
+        "/v3/operator/providers",
+        json={
+            "name": "closed",
+            "family": "s3",
+            "access_key_id": "CLOSEDKEY1",
+            "secret_access_key": "closed-secret-value",
+            "regions": [{"code": "c-1", "name": "Closed", "endpoint": closed}],
+        },
+    )
+    assert created.status_code == 201, created.text
+    with runtime.db.session() as session:
+        provider = runtime.providers.get(session, "closed").id
+    assert client.post("/v3/operator/providers/closed/test").json()["ok"] is False
+    failed = {"provider": provider, "family": "s3", "operation": "create_bucket", "outcome": "transient"}
+    after = scrape(client)
+    assert after.value("loopback_provider_calls_total", **failed) == 1
+    assert after.value("loopback_provider_call_duration_seconds_count", provider=provider) >= 1
+    assert "closed-secret-value" not in after.text

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import logging
 import threading
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -22,6 +23,8 @@ from loopback.kit.secrets import SecretStore
 from loopback.providers.base import ProviderError, ProviderSetup, RegionSpec, SlotKey, StorageProvider
 from loopback.providers.models import Provider, Region
 from loopback.providers.registry import build_provider
+
+log = logging.getLogger(__name__)
 
 REDACTED = "[redacted]"
 
@@ -135,7 +138,10 @@ def instrument(adapter: StorageProvider, provider_id: str, family: str) -> Stora
     for operation in CALLS:
         call = getattr(adapter, operation, None)
         if callable(call):
-            setattr(adapter, operation, _recorded(call, provider_id, family, operation))
+            try:
+                setattr(adapter, operation, _recorded(call, provider_id, family, operation))
+            except AttributeError:  # a frozen or slotted adapter: it works, its calls go uncounted
+                log.warning("provider %s: %s calls are not counted", provider_id, operation)
     return adapter
 
 
