@@ -148,6 +148,10 @@ class Automation:
         one inside ``serve``: what the API would otherwise do for it (answer /metrics)."""
         self._standalone_listeners.append(listener)
 
+    def standalone_started(self) -> None:
+        for listener in self._standalone_listeners:
+            listener()
+
     def when_started(self, listener: Callable[[], None]) -> None:
         """Call ``listener`` when a worker of this process starts."""
         self.huey.on_startup(name=f"listener-{len(self.huey._startup)}")(listener)
@@ -309,8 +313,7 @@ class LoopbackConsumer(Consumer):  # type: ignore[misc]
         super().start()
         self.rounds.start()
         if not self.embedded:
-            for listener in self.automation._standalone_listeners:
-                listener()
+            self.automation.standalone_started()
 
     def stop(self, graceful: bool = False) -> None:
         self.rounds.stop()
