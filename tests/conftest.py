@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import secrets
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -27,7 +29,7 @@ from loopback.kit.settings import Settings
 from loopback.migrations import upgrade
 from loopback.providers.seaweedfs import EmbeddedSeaweedFS
 from loopback.runtime import Runtime
-from loopback.serve import register_embedded_storage
+from loopback.serve import ensure_newest_schema, register_embedded_storage
 from loopback.tenancy.access import ProjectScope, authenticate, project_scope
 from loopback.tenancy.permissions import permission
 from loopback.tenancy.service import bootstrap
@@ -121,13 +123,34 @@ def settings(databases: Databases, tmp_path: Path) -> Settings:
 def runtime_over(settings: Settings, seaweedfs: EmbeddedSeaweedFS) -> Iterator[Runtime]:
     """A migrated, bootstrapped database with ``seaweedfs`` registered as provider ``local``;
     closed when the generator is (a fixture of any scope yields from it)."""
-    upgrade(settings.resolved_database_url)
+    migrate_for_test(settings.resolved_database_url)
     runtime = Runtime.from_settings(settings)
     with runtime.db.session() as session:
         bootstrap(session, settings)
         register_embedded_storage(runtime, session, seaweedfs)
     yield runtime
     runtime.close()
+
+
+def migrate_for_test(url: str) -> None:
+    """The schema a test runs on: this code's, or, with ``LOOPBACK_TEST_MIGRATED_BY`` naming the
+    ``src`` directory of a newer Loopback, that one's, which this code then starts on as ``serve``
+    would (the previous-release check: tests/migrations/test_previous_release.py)."""
+    newer = os.environ.get("LOOPBACK_TEST_MIGRATED_BY")
+    if not newer:
+        upgrade(url)
+        return
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from loopback.migrations import upgrade; upgrade(sys.argv[1])",
+            url,
+        ],
+        env={**os.environ, "PYTHONPATH": newer},
+        check=True,
+    )
+    ensure_newest_schema(url)
 
 
 @pytest.fixture

@@ -158,12 +158,16 @@ def worker(
     from loopback.automation.queue import PROCESS
     from loopback.kit.secrets import SecretKeyError
     from loopback.runtime import Runtime
-    from loopback.serve import configure_logging, ensure_newest_schema, limit_malloc_arenas
+    from loopback.serve import StartRefused, configure_logging, ensure_newest_schema, limit_malloc_arenas
 
     limit_malloc_arenas()
     configure_logging()
     settings = _settings()
-    ensure_newest_schema(settings.resolved_database_url)
+    try:
+        ensure_newest_schema(settings.resolved_database_url)
+    except StartRefused as error:
+        logging.getLogger("loopback.worker").error("not starting: %s", error)
+        raise typer.Exit(2) from None
     settings.workers = threads  # this process's worker threads, each with a connection of its own
     runtime = Runtime.from_settings(settings)
     try:
@@ -182,13 +186,29 @@ def worker(
 
 
 @app.command()
-def migrate() -> None:
-    """Bring the database to the newest schema; safe to run again."""
+def migrate(
+    contract: Annotated[
+        bool,
+        typer.Option(
+            "--contract",
+            help="also run the contract migrations, which the previous release cannot run against:"
+            " only once every process runs this version (docs/upgrades.md)",
+        ),
+    ] = False,
+) -> None:
+    """Bring the database to the newest schema (its expand migrations); safe to run again."""
     from loopback.migrations import upgrade
 
     settings = _settings()
-    upgrade(settings.resolved_database_url)
-    typer.echo("database is at the newest schema")
+    left = upgrade(settings.resolved_database_url, contract=contract)
+    if not left:
+        typer.echo("database is at the newest schema")
+        return
+    typer.echo(
+        f"database is at the newest schema the previous release runs on; {len(left)} contract "
+        f"migration(s) left ({', '.join(left)}): run `loopback migrate --contract` once every "
+        "process runs this version"
+    )
 
 
 @app.command()

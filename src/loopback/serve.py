@@ -107,13 +107,22 @@ def schema_revisions(url: str) -> frozenset[str]:
 
 
 def ensure_newest_schema(url: str) -> None:
-    """Bring the database to the newest schema. One already there, as at every start but the first
-    after an upgrade, is only read: Alembic (about 10 MiB) stays out of an API replica and a worker."""
+    """Bring the database to the newest schema this code has (its expand migrations), or start on a
+    newer one that only added to it (``loopback.migrations.start_on``). One already there, as at
+    every start but the first after an upgrade, is only read: Alembic (about 10 MiB) stays out of
+    an API replica and a worker."""
     if schema_revisions(url) == newest_revisions():
         return
-    from loopback.migrations import upgrade
+    from loopback.migrations import SchemaTooNew, start_on
 
-    upgrade(url)
+    try:
+        start_on(url)
+    except SchemaTooNew as error:
+        raise StartRefused(str(error)) from None
+
+
+class StartRefused(RuntimeError):
+    """What keeps a process from starting, said to the operator in one line without a traceback."""
 
 
 def register_embedded_storage(runtime: Runtime, session: Session, storage: EmbeddedSeaweedFS) -> None:
@@ -306,7 +315,7 @@ def serve(settings: Settings) -> None:
                 if consumer is not None:
                     consumer.stop(graceful=True)
                 runtime.close()
-    except config_file.ProvidersFileError as error:
+    except (config_file.ProvidersFileError, StartRefused) as error:
         say(f"error: {error}", settings.log_format)
         raise SystemExit(2) from None
     except (KeyboardInterrupt, SystemExit):

@@ -24,6 +24,7 @@ def create(client: TestClient, name: str, **overrides: str) -> Any:
     return client.post(BUCKETS, json={"name": name, "provider": "local", "region": "local-1", **overrides})
 
 
+@pytest.mark.smoke
 def test_create_answers_202_pending_with_location_and_records_an_event(
     client: TestClient, runtime: Runtime
 ) -> None:
@@ -93,6 +94,7 @@ def test_no_token_or_a_bad_one_is_401(client: TestClient) -> None:
         assert response.headers["content-type"] == "application/problem+json"
 
 
+@pytest.mark.smoke
 def test_another_organization_answers_404_whether_or_not_it_exists(
     client: TestClient, runtime: Runtime
 ) -> None:
@@ -172,6 +174,7 @@ def test_unknown_bucket_is_404_problem(client: TestClient) -> None:
     assert response.json()["type"] == "urn:loopback:problem:not-found"
 
 
+@pytest.mark.smoke
 def test_delete_of_an_empty_bucket_removes_it_remotely_and_keeps_the_row(
     client: TestClient, operator_s3: Any
 ) -> None:
@@ -201,6 +204,7 @@ def test_deleting_a_bucket_that_holds_objects_is_refused_with_its_count(
     assert client.get(f"{BUCKETS}/{bucket_id}").json()["status"] == "ready"
 
 
+@pytest.mark.smoke
 def test_usage_refresh_counts_objects_and_bytes(client: TestClient, operator_s3: Any) -> None:
     bucket = create_ready_bucket(client)
     name, bucket_id = bucket["name"], bucket["id"]

@@ -22,6 +22,7 @@ def ready_bucket(client: TestClient) -> dict[str, Any]:
     return create_ready_bucket(client)
 
 
+@pytest.mark.smoke
 def test_the_secret_is_in_the_issuing_response_only(
     client: TestClient, runtime: Runtime, ready_bucket: dict[str, Any], caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -51,6 +52,7 @@ def test_the_secret_is_in_the_issuing_response_only(
     s3_client_for(issued).put_object(Bucket=ready_bucket["name"], Key="k", Body=b"v")
 
 
+@pytest.mark.smoke
 def test_a_revoked_key_stops_working_and_its_secret_is_dropped(
     client: TestClient, runtime: Runtime, ready_bucket: dict[str, Any]
 ) -> None:
