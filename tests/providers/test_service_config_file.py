@@ -232,7 +232,12 @@ def test_serve_applies_the_file_at_every_start(
 
     def start() -> tuple[ServeProcess, dict[str, Any]]:
         serve = ServeProcess(tmp_path / "data", None)
-        serve.env.update(environment(seaweedfs), LOOPBACK_PROVIDERS_FILE=str(declared))
+        # The file's provider is the session's SeaweedFS: serve's own embedded one would only add
+        # its start and stop to each of the two starts (about half of this test's time) and is
+        # not what is tested here.
+        serve.env.update(
+            environment(seaweedfs), LOOPBACK_PROVIDERS_FILE=str(declared), LOOPBACK_EMBEDDED_STORAGE="false"
+        )
         serve_processes.append(serve)
         serve.start()
         token = (serve.data_dir / "bootstrap-token").read_text().strip()
