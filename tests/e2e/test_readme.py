@@ -172,6 +172,9 @@ def user_environment(outside: Path, serve: ServeProcess) -> dict[str, str]:
         AWS_CONFIG_FILE=str(outside / "aws-config"),  # nothing of this machine's aws profiles
         AWS_SHARED_CREDENTIALS_FILE=str(outside / "aws-credentials"),
     )
+    for name in ("LOOPBACK_DATABASE_URL", "LOOPBACK_QUEUE_URL", "LOOPBACK_QUEUE_NAME"):
+        if name in serve.env:  # an installation on PostgreSQL: its operator's terminal holds these
+            env[name] = serve.env[name]
     return env
 
 
