@@ -170,9 +170,10 @@ def create_app(runtime: Runtime, extra_checks: Mapping[str, ReadinessCheck] | No
     return app
 
 
-def bind_path_ids(request: Request) -> None:
+async def bind_path_ids(request: Request) -> None:
     """The bucket a request names joins its log lines (kit.logs); the organization and project
-    ids join them at the scoping point, once resolved from the path's slugs."""
+    ids join them at the scoping point, once resolved from the path's slugs. Async: on the event
+    loop, whose context the route's thread is given, not a thread hop of its own per request."""
     bind(bucket_id=request.path_params.get("bucket_id"))
 
 
