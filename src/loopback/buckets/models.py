@@ -98,6 +98,16 @@ class Bucket(Base):
         _partial("ix_buckets_superseded", "project_id", "id", where=SUPERSEDED),
         _partial("ix_buckets_live_sync", "project_id", "last_synced_at", where=LIVE),  # oldest sync
         _partial("ix_buckets_unreconciled", "id", where=UNRECONCILED),  # what the resync reads
+        # /metrics' buckets by provider and status and their oldest sync, read from this index
+        # alone, never the table's wide rows (migration 0018; tests/metrics/scrape_cost.py)
+        _partial(
+            "ix_buckets_figures",
+            "provider_id",
+            "status",
+            "last_synced_at",
+            "superseded_by_id",
+            where=NOT_SUPERSEDED,
+        ),
         # the usage and drift rounds page through a region's ready buckets (migration 0011)
         _partial("ix_buckets_ready_region", "region_id", "id", where=READY),
         # a list filtered by one part of the install link seeks its own index in ``id`` order;
