@@ -98,7 +98,10 @@ def test_cluster_is_install_cluster_by_its_short_name_and_filters_combine(client
     assert listed(client, cluster="prod-eu") == [wanted, same_cluster]
     assert listed(client, cluster="prod-eu", **{"install.cluster": "prod-eu"}) == [wanted, same_cluster]
     assert listed(client, cluster="prod-eu", **{"install.release": "shop-db"}) == [wanted]
-    assert listed(client, cluster="prod-eu", status="pending", limit="1") in ([wanted], [])
+    # the worker makes them ready meanwhile: a page of one holds one of them still pending, or none
+    pending = listed(client, cluster="prod-eu", status="pending", limit="1")
+    assert len(pending) <= 1
+    assert set(pending) <= {wanted, same_cluster}
     clash = client.get(BUCKETS, params={"cluster": "prod-eu", "install.cluster": "prod-us"})
     assert clash.status_code == 422
     assert [e["field"] for e in clash.json()["errors"]] == ["cluster"]

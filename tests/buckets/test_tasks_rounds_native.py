@@ -132,7 +132,9 @@ def test_rgw_a_round_asks_the_region_once_and_writes_what_rgw_counts(
         (2, 5 * MiB + 7, True),
         (9, 99, False),  # not in RGW's answer: its last figures and their time stand
     ]
-    assert rgw.calls(RgwStandIn.PATH) == [{"format": "json", "stats": "True", "uid": UID}]
+    # the reads of statistics (the worker's quota step may also set or clear each bucket's quota)
+    reads = [query for query in rgw.calls(RgwStandIn.PATH) if "quota" not in query]
+    assert reads == [{"format": "json", "stats": "True", "uid": UID}]
     assert all(status == 200 for _, _, status in rgw.requests)
 
 
