@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from sqlalchemy import CursorResult, LargeBinary, String, func, select, update
+from sqlalchemy import CursorResult, LargeBinary, Row, String, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Mapped, Session, mapped_column
 
@@ -210,19 +210,49 @@ RotationProgress = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)
-class _Table:
+class SealedTable:
+    """A table holding values sealed with the installation's key: what a reader calls one of them,
+    and its id and value columns."""
+
     model: type[Base]
     name: str
     what: str
+    plural: str
     id_column: InstrumentedAttribute[str]
     value_column: InstrumentedAttribute[Any]
 
 
-_SECRETS = _Table(Secret, "secrets", "secret", Secret.id, Secret.ciphertext)
-_ANSWERS = _Table(
-    IdempotentRequest, "idempotent_requests", "kept answer", IdempotentRequest.id, IdempotentRequest.body
+_SECRETS = SealedTable(Secret, "secrets", "secret", "secrets", Secret.id, Secret.ciphertext)
+_ANSWERS = SealedTable(
+    IdempotentRequest,
+    "idempotent_requests",
+    "kept answer",
+    "kept answers",
+    IdempotentRequest.id,
+    IdempotentRequest.body,
 )
-_CANARY = _Table(SecretCanary, "secret_canary", "canary", SecretCanary.id, SecretCanary.ciphertext)
+_CANARY = SealedTable(
+    SecretCanary, "secret_canary", "canary", "canaries", SecretCanary.id, SecretCanary.ciphertext
+)
+# Every value sealed in the database: what a rotation rewrites and the doctor opens.
+SEALED_TABLES = (_SECRETS, _ANSWERS, _CANARY)
+
+
+def sealed_batches(
+    session: Session, table: SealedTable, batch_size: int
+) -> Iterator[Sequence[Row[str, Any]]]:
+    """The table's sealed values, ``(id, value)`` rows, ``batch_size`` at a time in id order (keyset
+    pagination, so memory stays flat); the caller ends each batch's transaction before the next."""
+    last_id: str | None = None
+    while True:
+        query = select(table.id_column, table.value_column).where(table.value_column.is_not(None))
+        if last_id is not None:
+            query = query.where(table.id_column > last_id)
+        rows = session.execute(query.order_by(table.id_column).limit(batch_size)).all()
+        if not rows:
+            return
+        yield rows
+        last_id = rows[-1][0]
 
 
 def count_stored_secrets(session: Session) -> tuple[int, int]:
@@ -272,20 +302,13 @@ def rotate_stored_secrets(
 def _rotate_table(
     session: Session,
     store: SecretStore,
-    table: _Table,
+    table: SealedTable,
     batch_size: int,
     total: int,
     progress: RotationProgress | None,
 ) -> tuple[int, int]:
     rotated = current = seen = 0
-    last_id: str | None = None
-    while True:
-        query = select(table.id_column, table.value_column).where(table.value_column.is_not(None))
-        if last_id is not None:
-            query = query.where(table.id_column > last_id)
-        rows = session.execute(query.order_by(table.id_column).limit(batch_size)).all()
-        if not rows:
-            return rotated, current
+    for rows in sealed_batches(session, table, batch_size):
         try:
             for row_id, value in rows:
                 outcome = _rotate_row(session, store, table, row_id, value)
@@ -296,12 +319,12 @@ def _rotate_table(
             raise
         session.commit()
         seen += len(rows)
-        last_id = rows[-1][0]
         if progress is not None:
             progress(table.name, seen, max(total, seen))
+    return rotated, current
 
 
-def _rotate_row(session: Session, store: SecretStore, table: _Table, row_id: str, value: bytes) -> str:
+def _rotate_row(session: Session, store: SecretStore, table: SealedTable, row_id: str, value: bytes) -> str:
     """Rewrite one value under the newest key: ``rotated``, ``current`` (it was already) or ``gone``."""
     for _ in range(5):
         if store.is_current(value):

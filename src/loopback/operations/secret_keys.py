@@ -8,15 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from sqlalchemy import func, select
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm import Session
 
-from loopback.kit.canary import CANARY_PLAINTEXT, SecretCanary
-from loopback.kit.idempotency import IdempotentRequest
-from loopback.kit.secrets import Secret, SecretStore, key_file, load_keys
+from loopback.kit.canary import CANARY_PLAINTEXT
+from loopback.kit.secrets import SEALED_TABLES, SealedTable, SecretStore, key_file, load_keys, sealed_batches
 from loopback.kit.settings import Settings
 from loopback.operations.checks import WHERE_DATABASE, opened, reason
 from loopback.operations.findings import Finding, failing, ok
@@ -30,23 +28,6 @@ FIX_KEY = (
 
 # Called after each batch with the rows opened so far and how many there are.
 Progress = Callable[[int, int], None]
-
-
-@dataclass(frozen=True)
-class Sealed:
-    """A table of sealed values: what a reader calls one, and its id and value columns."""
-
-    what: str
-    plural: str
-    id_column: InstrumentedAttribute[str]
-    value_column: InstrumentedAttribute[Any]
-
-
-SEALED = (
-    Sealed("secret", "secrets", Secret.id, Secret.ciphertext),
-    Sealed("kept answer", "kept answers", IdempotentRequest.id, IdempotentRequest.body),
-    Sealed("canary", "canaries", SecretCanary.id, SecretCanary.ciphertext),
-)
 
 
 @dataclass
@@ -89,7 +70,8 @@ def check_secrets(settings: Settings, progress: Progress | None = None) -> Findi
     except Exception as error:
         return failing(SECRETS, f"cannot read the sealed values: {reason(error)}", WHERE_DATABASE)
     counted = ", ".join(
-        f"{outcome.opened[s.what]} {s.what if outcome.opened[s.what] == 1 else s.plural}" for s in SEALED
+        f"{outcome.opened[s.what]} {s.what if outcome.opened[s.what] == 1 else s.plural}"
+        for s in SEALED_TABLES
     )
     if outcome.closed_count:
         ids = ", ".join(outcome.closed[:3]) + (" ..." if outcome.closed_count > 3 else "")
@@ -107,35 +89,24 @@ def open_every_value(
     session: Session, keys: MultiFernet, newest: Fernet, progress: Progress | None
 ) -> Opened:
     total = sum(
-        session.scalar(
-            select(func.count()).select_from(s.id_column.class_).where(s.value_column.is_not(None))
-        )
-        or 0
-        for s in SEALED
+        session.scalar(select(func.count()).select_from(s.model).where(s.value_column.is_not(None))) or 0
+        for s in SEALED_TABLES
     )
     outcome, seen = Opened(), 0
-    for sealed in SEALED:
+    for sealed in SEALED_TABLES:
         outcome.opened[sealed.what] = 0
-        last: str | None = None
-        while True:
-            query = select(sealed.id_column, sealed.value_column).where(sealed.value_column.is_not(None))
-            if last is not None:
-                query = query.where(sealed.id_column > last)
-            rows = session.execute(query.order_by(sealed.id_column).limit(BATCH)).all()
+        for rows in sealed_batches(session, sealed, BATCH):
             session.rollback()  # no snapshot held between batches: a live installation keeps writing
-            if not rows:
-                break
             for row_id, value in rows:
                 _open(sealed, row_id, value, keys, newest, outcome)
             seen += len(rows)
-            last = rows[-1][0]
             if progress is not None:
                 progress(seen, max(total, seen))
     return outcome
 
 
 def _open(
-    sealed: Sealed, row_id: str, value: bytes, keys: MultiFernet, newest: Fernet, outcome: Opened
+    sealed: SealedTable, row_id: str, value: bytes, keys: MultiFernet, newest: Fernet, outcome: Opened
 ) -> None:
     try:
         plain = keys.decrypt(value)
