@@ -17,6 +17,7 @@ migration rules put it; ``docs/upgrades.md``):
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from pathlib import Path
 
 from alembic import command
@@ -67,9 +68,9 @@ def start_on(url: str) -> None:
     try:
         with engine.connect() as connection:
             current = MigrationContext.configure(connection).get_current_heads()
-            unknown = [r for r in current if not _knows(scripts, r)]
+            unknown = unknown_revisions(current, scripts)
             if unknown:
-                contracted = [r for r in _contracts(connection) if not _knows(scripts, r)]
+                contracted = unknown_revisions(_contracts(connection), scripts)
                 if contracted:
                     raise SchemaTooNew(
                         "the database was contracted by a newer Loopback (migration "
@@ -105,11 +106,17 @@ def _last_before_a_contract(config: Config, url: str) -> tuple[str, list[str]]:
     return (str(before) if isinstance(before, str) else "base"), [c.revision for c in contracts]
 
 
-def _knows(scripts: ScriptDirectory, revision: str) -> bool:
-    try:
-        return scripts.get_revision(revision) is not None
-    except CommandError:
-        return False
+def unknown_revisions(revisions: Iterable[str], scripts: ScriptDirectory | None = None) -> tuple[str, ...]:
+    """Revisions no migration of this Loopback has: a database (or backup) of a newer version."""
+    scripts = scripts or ScriptDirectory.from_config(alembic_config("unused://"))
+    unknown = []
+    for revision in revisions:
+        try:
+            if scripts.get_revision(revision) is None:
+                unknown.append(revision)
+        except CommandError:
+            unknown.append(revision)
+    return tuple(unknown)
 
 
 def _contracts(connection: Connection) -> list[str]:

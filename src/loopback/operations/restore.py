@@ -13,10 +13,10 @@ from pathlib import Path
 
 from loopback.kit.files import make_private_dir
 from loopback.kit.settings import Settings
+from loopback.migrations import unknown_revisions
 from loopback.operations.archive import BackupError, Manifest, NotEmpty, extract_database, read_manifest
 from loopback.operations.backup import database_kind
 from loopback.operations.checks import shown_url, sqlite_path
-from loopback.operations.schema import unknown_revisions
 
 WHERE_EMPTY = (
     "restore into a new installation: point LOOPBACK_DATA_DIR at a new directory "

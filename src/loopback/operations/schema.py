@@ -6,10 +6,9 @@ from dataclasses import dataclass
 
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from alembic.util import CommandError
 from sqlalchemy import Connection, inspect
 
-from loopback.migrations import alembic_config
+from loopback.migrations import alembic_config, unknown_revisions
 
 
 def _scripts() -> ScriptDirectory:
@@ -37,19 +36,6 @@ def schema_state(connection: Connection) -> SchemaState:
     scripts = _scripts()
     current = tuple(sorted(MigrationContext.configure(connection).get_current_heads()))
     return SchemaState(current, tuple(sorted(scripts.get_heads())), unknown_revisions(current, scripts))
-
-
-def unknown_revisions(revisions: tuple[str, ...], scripts: ScriptDirectory | None = None) -> tuple[str, ...]:
-    """Revisions no migration of this Loopback has: a database (or backup) of a newer version."""
-    scripts = scripts or _scripts()
-    unknown = []
-    for revision in revisions:
-        try:
-            if scripts.get_revision(revision) is None:
-                unknown.append(revision)
-        except CommandError:
-            unknown.append(revision)
-    return tuple(unknown)
 
 
 def table_names(connection: Connection) -> list[str]:
